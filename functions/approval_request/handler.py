@@ -1,0 +1,15 @@
+"""The approval wait state: stores its task token with the pending request."""
+
+import uuid
+from typing import Any
+
+from flightdeck.services import services
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    services().approvals.register_token(
+        run_id=uuid.UUID(event["run_id"]),
+        approval_id=uuid.UUID(event["approval_id"]),
+        task_token=event["task_token"],
+    )
+    return {"approval_id": event["approval_id"]}

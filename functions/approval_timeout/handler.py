@@ -1,0 +1,12 @@
+"""The approval wait state timed out: apply the workflow's default action."""
+
+import uuid
+from typing import Any
+
+from flightdeck.services import services
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return services().approvals.time_out(
+        run_id=uuid.UUID(event["run_id"]), approval_id=uuid.UUID(event["approval_id"])
+    )

@@ -1,0 +1,12 @@
+"""The state machine's failure state: records the reason and ends the run as failed."""
+
+import uuid
+from typing import Any
+
+from flightdeck.services import services
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    run_id = uuid.UUID(event["run_id"])
+    services().runs.record_failure(run_id=run_id, error=event.get("error") or {})
+    return {"run_id": str(run_id)}

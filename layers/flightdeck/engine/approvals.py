@@ -1,0 +1,158 @@
+"""Human-in-the-loop: the wait state's token, an operator's decision, and the timeout policy.
+
+Exactly one outcome per request: every path locks the approval row first, and a decision is
+only kept if Step Functions accepted it (the send happens inside the same transaction).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from flightdeck.engine.registry import Registry
+from flightdeck.engine.runner import ConnectionFactory
+from flightdeck.errors import ConflictError, GoneError, InvalidInputError, NotFoundError
+from flightdeck.store import approvals, runs
+
+Decision = Literal["approve", "reject", "edit"]
+_STATUS_FOR: dict[str, approvals.ApprovalStatus] = {
+    "approve": "approved",
+    "reject": "rejected",
+    "edit": "edited",
+}
+_EVENT_FOR = {
+    "approve": runs.APPROVAL_APPROVED,
+    "reject": runs.APPROVAL_REJECTED,
+    "edit": runs.APPROVAL_EDITED,
+}
+
+
+@dataclass(frozen=True)
+class DecisionResult:
+    approval_id: uuid.UUID
+    run_id: uuid.UUID
+    status: str
+
+
+class ApprovalService:
+    def __init__(self, *, registry: Registry, connection: ConnectionFactory, sfn: Any) -> None:
+        self._registry = registry
+        self._connection = connection
+        self._sfn = sfn
+
+    def _send(self, token: str, approval: approvals.Approval, decision: dict[str, Any]) -> None:
+        output = {"approval_id": str(approval.id), "decision": decision.get("decision")}
+        self._sfn.send_task_success(taskToken=token, output=json.dumps(output))
+
+    def register_token(self, *, run_id: uuid.UUID, approval_id: uuid.UUID, task_token: str) -> None:
+        """Called by the wait state: keep the token with the request, mark the run waiting.
+        If a decision arrived before the token did, hand it to Step Functions now."""
+        with self._connection() as conn, conn.transaction():
+            approval = approvals.get(conn, approval_id, for_update=True)
+            if approval is None or approval.run_id != run_id:
+                raise NotFoundError(f"no approval {approval_id} for run {run_id}")
+            approvals.attach_token(conn, approval_id, task_token)
+            if approval.status == "pending":
+                runs.set_status(conn, run_id, "waiting_for_approval", current_node=approval.node)
+                runs.append_event(
+                    conn,
+                    run_id=run_id,
+                    tenant_id=approval.tenant_id,
+                    type=runs.APPROVAL_WAITING,
+                    node=approval.node,
+                    data={"approval_id": str(approval_id), "expires_at": approval.expires_at.isoformat()},
+                )
+            else:
+                self._send(task_token, approval, approval.decision or {})
+
+    def decide(
+        self,
+        *,
+        tenant_id: uuid.UUID,
+        approval_id: uuid.UUID,
+        decision: Decision,
+        payload: Any,
+        decided_by: str,
+    ) -> DecisionResult:
+        if decision not in _STATUS_FOR:
+            raise InvalidInputError("decision must be approve, reject or edit", field="decision")
+        if decision == "edit" and payload is None:
+            raise InvalidInputError("an edit needs a payload", field="payload")
+        with self._connection() as conn, conn.transaction():
+            approval = approvals.get(conn, approval_id, for_update=True)
+            if approval is None or approval.tenant_id != tenant_id:
+                raise NotFoundError(f"no approval {approval_id}")
+            if approval.status == "timed_out":
+                raise GoneError(f"approval {approval_id} expired and took its default action")
+            if approval.status != "pending":
+                raise ConflictError(f"approval {approval_id} was already decided: {approval.status}")
+            if decision == "edit":
+                _validate_edit(approval.request, payload)
+            body = {"decision": decision, "payload": payload if decision == "edit" else None}
+            status = _STATUS_FOR[decision]
+            approvals.decide(conn, approval_id, status=status, decision=body, decided_by=decided_by)
+            runs.set_status(conn, approval.run_id, "running", current_node=approval.node)
+            runs.append_event(
+                conn,
+                run_id=approval.run_id,
+                tenant_id=tenant_id,
+                type=_EVENT_FOR[decision],
+                node=approval.node,
+                data={
+                    "approval_id": str(approval_id),
+                    "decided_by": decided_by,
+                    "before": (approval.request or {}).get("draft") if decision == "edit" else None,
+                    "after": payload if decision == "edit" else None,
+                },
+            )
+            token = approvals.task_token(conn, approval_id)
+            if token is not None:
+                try:
+                    self._send(token, approval, body)
+                except self._sfn.exceptions.TaskTimedOut as exc:
+                    raise GoneError(f"approval {approval_id} expired") from exc
+                except self._sfn.exceptions.TaskDoesNotExist as exc:
+                    raise GoneError(f"approval {approval_id} is no longer awaited") from exc
+            return DecisionResult(approval_id, approval.run_id, status)
+
+    def time_out(self, *, run_id: uuid.UUID, approval_id: uuid.UUID) -> dict[str, Any]:
+        """The wait state timed out: apply the policy's default action, unless a decision
+        landed first (then that decision stands)."""
+        with self._connection() as conn, conn.transaction():
+            approval = approvals.get(conn, approval_id, for_update=True)
+            if approval is None or approval.run_id != run_id:
+                raise NotFoundError(f"no approval {approval_id} for run {run_id}")
+            if approval.status != "pending":
+                return {"approval_id": str(approval_id), "decision": (approval.decision or {}).get("decision")}
+            run = runs.get_run(conn, run_id)
+            assert run is not None
+            policy = self._registry.get(run.workflow).manifest.approval
+            action = policy.default_action if policy else "reject"
+            body = {"decision": action, "payload": None}
+            approvals.decide(conn, approval_id, status="timed_out", decision=body, decided_by="policy:timeout")
+            runs.set_status(conn, run_id, "running", current_node=approval.node)
+            runs.append_event(
+                conn,
+                run_id=run_id,
+                tenant_id=approval.tenant_id,
+                type=runs.APPROVAL_TIMED_OUT,
+                node=approval.node,
+                data={"approval_id": str(approval_id), "default_action": action},
+            )
+            return {"approval_id": str(approval_id), "decision": action}
+
+
+def _validate_edit(request: Any, payload: Any) -> None:
+    """An edit must match the request's `edit_schema` (JSON Schema), when it declares one."""
+    schema = request.get("edit_schema") if isinstance(request, dict) else None
+    if schema is None:
+        return
+    import jsonschema
+
+    try:
+        jsonschema.validate(payload, schema)
+    except jsonschema.ValidationError as exc:
+        field = ".".join(str(p) for p in exc.absolute_path) or "payload"
+        raise InvalidInputError(f"edited payload does not match the request: {exc.message}", field=f"payload.{field}" if field != "payload" else field) from exc

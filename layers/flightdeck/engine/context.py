@@ -1,0 +1,84 @@
+"""What a node may use besides its state: handed in by the runner as LangGraph's runtime context.
+
+Nodes never open connections or clients: the runner binds these to the current transaction, so
+a node's effects commit together with its checkpoint, and tests bind in-memory versions.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from flightdeck.engine.workflow import Manifest
+from flightdeck.llm.base import ModelProvider
+from flightdeck.store.knowledge import Article
+from flightdeck.store.outcomes import Outcome
+
+
+class KnowledgeBase(Protocol):
+    def search(self, query: str, limit: int = 3) -> list[Article]: ...
+
+
+class Effects(Protocol):
+    def record(self, key: str, kind: str, payload: dict[str, Any]) -> tuple[int, bool]:
+        """Record a side effect under `key`; returns (entry id, created now)."""
+        ...
+
+
+class OutcomeSink(Protocol):
+    def record(self, outcome: Outcome) -> None: ...
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class NodeContext:
+    tenant_id: uuid.UUID
+    run_id: uuid.UUID
+    run_created_at: datetime
+    manifest: Manifest
+    model: ModelProvider
+    knowledge: KnowledgeBase
+    effects: Effects
+    outcomes: OutcomeSink
+    now: Callable[[], datetime] = field(default=utcnow)
+
+
+class MemoryKnowledge:
+    def __init__(self, articles: list[tuple[str, str]]) -> None:
+        self._articles = articles
+
+    def search(self, query: str, limit: int = 3) -> list[Article]:
+        words = {w for w in query.lower().split() if len(w) > 2}
+        scored = []
+        for title, body in self._articles:
+            text = f"{title} {body}".lower()
+            score = sum(1 for w in words if w in text)
+            if score:
+                scored.append(Article(uuid.uuid5(uuid.NAMESPACE_URL, title), title, body, score))
+        scored.sort(key=lambda a: (-a.score, a.title))
+        return scored[:limit]
+
+
+class MemoryEffects:
+    def __init__(self) -> None:
+        self.entries: dict[str, tuple[int, str, dict[str, Any]]] = {}
+
+    def record(self, key: str, kind: str, payload: dict[str, Any]) -> tuple[int, bool]:
+        if key in self.entries:
+            return self.entries[key][0], False
+        self.entries[key] = (len(self.entries) + 1, kind, payload)
+        return len(self.entries), True
+
+
+class MemoryOutcomes:
+    def __init__(self) -> None:
+        self.recorded: list[Outcome] = []
+
+    def record(self, outcome: Outcome) -> None:
+        self.recorded.append(outcome)

@@ -1,0 +1,301 @@
+"""The node runner: executes exactly one node of one run per Step Functions Task.
+
+For each call it loads the run's LangGraph thread (thread id = run id) from the Postgres
+checkpointer, checks that the node Step Functions asks for is the one LangGraph has next, runs
+it, and answers `{next, interrupt}`; never the state. The checkpoint, the node's own effects
+(outbox, outcomes) and the `node.succeeded` event commit in one transaction, so a crash either
+loses the whole step (and the retry runs it) or none of it (and the retry is answered from the
+recorded event without running the node again).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+import weakref
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any
+
+from flightdeck.engine.compiler import END, INTERRUPT
+from flightdeck.engine.context import NodeContext
+from flightdeck.engine.registry import Registry
+from flightdeck.engine.stores import PostgresEffects, PostgresKnowledge, PostgresOutcomes
+from flightdeck.engine.workflow import Workflow
+from flightdeck.errors import FlightdeckError, NodeMismatchError, NotFoundError
+from flightdeck.llm.base import ModelProvider
+from flightdeck.store import approvals, runs
+from flightdeck.store.blobs import BlobStore
+from flightdeck.store.db import Connection
+
+ConnectionFactory = Callable[[], AbstractContextManager[Connection]]
+
+
+class RunNotActiveError(FlightdeckError):
+    """The run was cancelled or already finished: its state machine must stop, not retry."""
+
+    title = "Run not active"
+
+
+@dataclass(frozen=True)
+class StepRequest:
+    run_id: uuid.UUID
+    workflow: str
+    node: str
+    attempt: int
+    execution: str
+    entered_at: str
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any]) -> StepRequest:
+        try:
+            return cls(
+                run_id=uuid.UUID(str(event["run_id"])),
+                workflow=str(event["workflow"]),
+                node=str(event["node"]),
+                attempt=int(event.get("attempt", 0)),
+                execution=str(event.get("execution", "")),
+                entered_at=str(event.get("entered_at", "")),
+            )
+        except (KeyError, ValueError) as exc:
+            raise ValueError(f"malformed node runner event: {exc}") from exc
+
+    @property
+    def invocation(self) -> str:
+        """One Step Functions state entry; the same across that entry's retries."""
+        return f"{self.execution}|{self.node}|{self.entered_at}"
+
+
+@dataclass(frozen=True)
+class StepResult:
+    next: str
+    interrupt: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"next": self.next, "interrupt": self.interrupt}
+
+
+def thread_config(run_id: uuid.UUID) -> dict[str, Any]:
+    return {"configurable": {"thread_id": str(run_id)}}
+
+
+def decision_as_resume(approval: approvals.Approval) -> dict[str, Any]:
+    """What the interrupted node receives from `interrupt()` once a person (or the timeout
+    policy) has decided."""
+    decision = dict(approval.decision or {})
+    return {
+        "decision": decision.get("decision"),
+        "payload": decision.get("payload"),
+        "decided_by": approval.decided_by,
+        "approval_id": str(approval.id),
+    }
+
+
+class NodeRunner:
+    def __init__(
+        self,
+        *,
+        registry: Registry,
+        connection: ConnectionFactory,
+        model: ModelProvider,
+        blobs: BlobStore | None = None,
+    ) -> None:
+        self._registry = registry
+        self._connection = connection
+        self._model = model
+        self._blobs = blobs
+        # Compiled graphs per connection: compiling binds the checkpointer to one connection.
+        self._compiled: weakref.WeakKeyDictionary[Connection, dict[str, Any]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def compiled(self, conn: Connection, workflow: Workflow) -> Any:
+        from langgraph.checkpoint.postgres import PostgresSaver
+
+        per_conn = self._compiled.setdefault(conn, {})
+        graph = per_conn.get(workflow.name)
+        if graph is None:
+            graph = workflow.graph.compile(checkpointer=PostgresSaver(conn))
+            per_conn[workflow.name] = graph
+        return graph
+
+    def context(
+        self, conn: Connection, run: runs.Run, workflow: Workflow, node: str
+    ) -> NodeContext:
+        return NodeContext(
+            tenant_id=run.tenant_id,
+            run_id=run.id,
+            run_created_at=run.created_at,
+            manifest=workflow.manifest,
+            model=self._model,
+            knowledge=PostgresKnowledge(conn, run.tenant_id),
+            effects=PostgresEffects(conn, run.tenant_id, run.id, node),
+            outcomes=PostgresOutcomes(conn, run.tenant_id, run.id, workflow.name),
+        )
+
+    def trigger(self, run: runs.Run) -> Any:
+        if run.trigger_payload is not None:
+            return run.trigger_payload
+        if self._blobs is None or run.trigger_ref is None:
+            raise NotFoundError(f"run {run.id} has no readable trigger payload")
+        return self._blobs.get_json(run.trigger_ref)
+
+    def next_node(self, conn: Connection, run: runs.Run) -> str | None:
+        """The node LangGraph would run next for `run`, or None when the thread has ended.
+        A run that never started answers its entry node."""
+        from flightdeck.engine.compiler import analyse
+
+        workflow = self._registry.get(run.workflow)
+        snapshot = self.compiled(conn, workflow).get_state(thread_config(run.id))
+        if not snapshot.values and not snapshot.next:
+            return analyse(workflow)[0]
+        return snapshot.next[0] if snapshot.next else None
+
+    def run(self, request: StepRequest) -> StepResult:
+        with self._connection() as conn:
+            prior = runs.event_for_invocation(conn, request.run_id, request.invocation)
+            if prior is not None:
+                # This state entry already ran (the answer was lost on the way back).
+                return StepResult(**prior.data["result"])
+            run = runs.get_run(conn, request.run_id)
+            if run is None:
+                raise NotFoundError(f"no run {request.run_id}")
+            if run.status in runs.TERMINAL:
+                raise RunNotActiveError(f"run {run.id} is {run.status}")
+            if run.workflow != request.workflow:
+                raise NodeMismatchError(
+                    f"run {run.id} belongs to {run.workflow}, not {request.workflow}"
+                )
+            workflow = self._registry.get(run.workflow)
+            with conn.transaction():
+                if run.status == "queued":
+                    runs.set_status(conn, run.id, "running", current_node=request.node)
+                    runs.append_event(conn, run_id=run.id, tenant_id=run.tenant_id, type=runs.RUN_STARTED)
+                if request.attempt > 0:
+                    runs.append_event(
+                        conn,
+                        run_id=run.id,
+                        tenant_id=run.tenant_id,
+                        type=runs.NODE_RETRIED,
+                        node=request.node,
+                        attempt=request.attempt,
+                    )
+                runs.append_event(
+                    conn,
+                    run_id=run.id,
+                    tenant_id=run.tenant_id,
+                    type=runs.NODE_ENTERED,
+                    node=request.node,
+                    attempt=request.attempt,
+                )
+            started = time.perf_counter()
+            try:
+                with conn.transaction():
+                    result = self._step(conn, run, workflow, request, started)
+            except Exception as exc:
+                with conn.transaction():
+                    runs.append_event(
+                        conn,
+                        run_id=run.id,
+                        tenant_id=run.tenant_id,
+                        type=runs.NODE_FAILED,
+                        node=request.node,
+                        attempt=request.attempt,
+                        duration_ms=(time.perf_counter() - started) * 1000,
+                        error_type=type(exc).__name__,
+                        error_message=str(exc)[:2000],
+                    )
+                raise
+            return result
+
+    def _step(
+        self,
+        conn: Connection,
+        run: runs.Run,
+        workflow: Workflow,
+        request: StepRequest,
+        started: float,
+    ) -> StepResult:
+        from langgraph.types import Command
+
+        graph = self.compiled(conn, workflow)
+        config = thread_config(run.id)
+        snapshot = graph.get_state(config)
+        node_input: Any
+        if not snapshot.values and not snapshot.next:
+            entry = self.next_node(conn, run)
+            if request.node != entry:
+                raise NodeMismatchError(
+                    f"run {run.id} has not started; its first node is {entry!r}, "
+                    f"not {request.node!r}"
+                )
+            node_input = workflow.initial_state(self.trigger(run))
+        elif snapshot.next == (request.node,):
+            node_input = None
+            pending = [i for i in snapshot.interrupts]
+            if pending:
+                approval = approvals.latest_for_node(conn, run.id, request.node, pending[0].id)
+                if approval is not None and approval.status != "pending":
+                    node_input = Command(resume=decision_as_resume(approval))
+        else:
+            raise NodeMismatchError(
+                f"Step Functions asked for {request.node!r} but LangGraph has next "
+                f"{list(snapshot.next) or 'nothing'} for run {run.id}"
+            )
+
+        context = self.context(conn, run, workflow, request.node)
+        graph.invoke(node_input, config, context=context, interrupt_after="*")
+        after = graph.get_state(config)
+        duration_ms = (time.perf_counter() - started) * 1000
+
+        if after.interrupts:
+            interrupt = after.interrupts[0]
+            policy = workflow.manifest.approval
+            if policy is None or request.node not in policy.nodes:
+                raise NodeMismatchError(
+                    f"node {request.node!r} asked for approval but the workflow's approval "
+                    "policy does not name it"
+                )
+            approval = approvals.open_request(
+                conn,
+                tenant_id=run.tenant_id,
+                run_id=run.id,
+                node=request.node,
+                interrupt_id=interrupt.id,
+                request=interrupt.value,
+                timeout_seconds=policy.timeout_seconds,
+            )
+            result = StepResult(INTERRUPT, {"approval_id": str(approval.id)})
+            event_type = runs.NODE_INTERRUPTED
+        elif not after.next:
+            result = StepResult(END)
+            event_type = runs.NODE_SUCCEEDED
+        else:
+            if len(after.next) != 1:
+                raise NodeMismatchError(f"LangGraph has several next nodes: {after.next}")
+            result = StepResult(after.next[0])
+            event_type = runs.NODE_SUCCEEDED
+
+        runs.append_event(
+            conn,
+            run_id=run.id,
+            tenant_id=run.tenant_id,
+            type=event_type,
+            node=request.node,
+            attempt=request.attempt,
+            duration_ms=duration_ms,
+            invocation=request.invocation,
+            data={"result": result.to_dict()},
+        )
+        if result.next == END:
+            runs.set_status(conn, run.id, "succeeded", current_node=request.node)
+            runs.append_event(conn, run_id=run.id, tenant_id=run.tenant_id, type=runs.RUN_SUCCEEDED)
+        else:
+            runs.set_status(
+                conn,
+                run.id,
+                "running",
+                current_node=request.node if result.next == INTERRUPT else result.next,
+            )
+        return result

@@ -1,0 +1,191 @@
+"""Starting runs from triggers, recording failures, and resuming runs from their checkpoint."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from flightdeck.engine.registry import Registry
+from flightdeck.engine.runner import ConnectionFactory, NodeRunner
+from flightdeck.errors import ConflictError, InvalidInputError, NotFoundError
+from flightdeck.store import runs
+from flightdeck.store.blobs import BlobStore, tenant_key
+
+_RUN_NAMESPACE = uuid.UUID("6f1f8c1e-3b8a-4f7e-9d51-0c7f7f1a2b3c")
+
+
+def run_id_for(tenant_id: uuid.UUID, idempotency_key: str) -> uuid.UUID:
+    """The run id, derived from the idempotency key: a duplicate delivery names the same run
+    and so the same Step Functions execution."""
+    return uuid.uuid5(_RUN_NAMESPACE, f"{tenant_id}:{idempotency_key}")
+
+
+def canonical_sha256(payload: Any) -> bytes:
+    return hashlib.sha256(
+        json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+    ).digest()
+
+
+@dataclass(frozen=True)
+class Started:
+    run: runs.Run
+    created: bool
+
+
+class RunService:
+    def __init__(
+        self,
+        *,
+        registry: Registry,
+        connection: ConnectionFactory,
+        sfn: Any,
+        blobs: BlobStore,
+        state_machine_arn: Any,
+        inline_payload_limit: int,
+        runner: NodeRunner | None = None,
+    ) -> None:
+        self._registry = registry
+        self._connection = connection
+        self._sfn = sfn
+        self._blobs = blobs
+        self._state_machine_arn = state_machine_arn
+        self._inline_limit = inline_payload_limit
+        self._runner = runner
+
+    def start(
+        self,
+        *,
+        tenant_id: uuid.UUID,
+        workflow_name: str,
+        payload: Any,
+        idempotency_key: str,
+        source: str,
+    ) -> Started:
+        """Create the run for this trigger and start its execution, once per key.
+
+        A duplicate with the same payload returns the original run (and starts its execution
+        if an earlier attempt stopped before doing so); a different payload is a conflict.
+        """
+        workflow = self._registry.get(workflow_name)
+        try:
+            trigger = workflow.manifest.input_model.model_validate(payload).model_dump(mode="json")
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"]) or "body"
+            raise InvalidInputError(f"{field}: {first['msg']}", field=field) from exc
+        digest = canonical_sha256(trigger)
+        run_id = run_id_for(tenant_id, idempotency_key)
+        inline: Any = trigger
+        ref = None
+        if len(json.dumps(trigger)) > self._inline_limit:
+            ref = self._blobs.put_json(tenant_key(tenant_id, "runs", str(run_id), "trigger.json"), trigger)
+            inline = None
+        with self._connection() as conn, conn.transaction():
+            run, created = runs.insert_run(
+                conn,
+                run_id=run_id,
+                tenant_id=tenant_id,
+                workflow=workflow.name,
+                workflow_version=workflow.manifest.version,
+                idempotency_key=idempotency_key,
+                trigger_source=source,
+                trigger_payload=inline,
+                trigger_ref=ref,
+                trigger_sha256=digest,
+                execution_name=str(run_id),
+            )
+            if not created and run.trigger_sha256 != digest:
+                raise ConflictError(
+                    f"idempotency key {idempotency_key!r} was used for a different payload"
+                )
+            if created:
+                runs.append_event(
+                    conn,
+                    run_id=run.id,
+                    tenant_id=tenant_id,
+                    type=runs.RUN_QUEUED,
+                    data={"source": source, "idempotency_key": idempotency_key},
+                )
+        if run.status == "queued":
+            self._start_execution(run, {"run_id": str(run.id)})
+        return Started(run, created)
+
+    def _start_execution(self, run: runs.Run, payload: dict[str, Any]) -> None:
+        try:
+            self._sfn.start_execution(
+                stateMachineArn=self._state_machine_arn(run.workflow),
+                name=run.execution_name,
+                input=json.dumps(payload),
+            )
+        except self._sfn.exceptions.ExecutionAlreadyExists:
+            pass  # an earlier delivery of the same trigger started it
+
+    def record_failure(self, *, run_id: uuid.UUID, error: dict[str, Any]) -> None:
+        """Called by the state machine's failure state: keep the reason, end the run."""
+        error_type = str(error.get("Error") or "Unknown")
+        message = _cause_message(error.get("Cause"))
+        with self._connection() as conn, conn.transaction():
+            run = runs.lock_run(conn, run_id)
+            if run is None:
+                raise NotFoundError(f"no run {run_id}")
+            if run.status in runs.TERMINAL:
+                return
+            failed = runs.last_event(conn, run_id, (runs.NODE_FAILED, runs.NODE_ENTERED))
+            node = failed.node if failed else run.current_node
+            runs.set_status(
+                conn,
+                run_id,
+                "failed",
+                error_type=error_type,
+                error_message=message,
+                failed_node=node,
+            )
+            runs.append_event(
+                conn,
+                run_id=run_id,
+                tenant_id=run.tenant_id,
+                type=runs.RUN_FAILED,
+                node=node,
+                error_type=error_type,
+                error_message=message,
+            )
+
+    def resume(self, run_id: uuid.UUID, *, suffix: str) -> str | None:
+        """Start a new execution continuing `run_id` from the node LangGraph has next.
+
+        Finished nodes are not run again: the checkpoint says where the run is. Returns the
+        node it continues from, or None when there is nothing left to run.
+        """
+        assert self._runner is not None, "resume needs the node runner"
+        with self._connection() as conn:
+            run = runs.get_run(conn, run_id)
+            if run is None:
+                raise NotFoundError(f"no run {run_id}")
+            if run.status in ("succeeded", "cancelled"):
+                return None
+            node = self._runner.next_node(conn, run)
+            if node is None:
+                return None
+            name = f"{run.id}-{suffix}"[:80]
+            with conn.transaction():
+                resumed = runs.reopen(conn, run.id, execution_name=name)
+        self._start_execution(resumed, {"run_id": str(run.id), "next": node})
+        return node
+
+
+def _cause_message(cause: Any) -> str:
+    """Step Functions passes a Lambda error's cause as a JSON string."""
+    if isinstance(cause, str):
+        try:
+            parsed = json.loads(cause)
+        except json.JSONDecodeError:
+            return cause[:2000]
+        if isinstance(parsed, dict) and "errorMessage" in parsed:
+            return str(parsed["errorMessage"])[:2000]
+        return cause[:2000]
+    return json.dumps(cause)[:2000] if cause is not None else ""

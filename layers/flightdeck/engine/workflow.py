@@ -1,0 +1,129 @@
+"""What a workflow is: a LangGraph `StateGraph` plus a manifest.
+
+The manifest is plain data (importing it is cheap, so the API can validate triggers without
+loading LangGraph); the graph is referenced by import path and built on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel
+
+from flightdeck.errors import WorkflowDefinitionError
+
+if TYPE_CHECKING:
+    from langgraph.graph import StateGraph
+
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
+DecisionAction = Literal["approve", "reject"]
+
+
+@dataclass(frozen=True)
+class ApprovalPolicy:
+    """When a person must look, how long they have, and what happens if nobody does."""
+
+    # Nodes allowed to call `interrupt()`; each gets a wait-for-task-token state.
+    nodes: tuple[str, ...]
+    # Confidence under which a draft goes to a person (the workflow's nodes read it).
+    threshold: float = 0.8
+    timeout_seconds: int = 24 * 3600
+    default_action: DecisionAction = "reject"
+
+    def __post_init__(self) -> None:
+        if not self.nodes:
+            raise WorkflowDefinitionError("an approval policy names at least one node")
+        if not 0.0 <= self.threshold <= 1.0:
+            raise WorkflowDefinitionError("approval threshold must be within [0, 1]")
+        if self.timeout_seconds < 1:
+            raise WorkflowDefinitionError("approval timeout must be at least one second")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retries of a node that raised `TransientError` (Step Functions does the waiting)."""
+
+    max_attempts: int = 3
+    interval_seconds: int = 2
+    backoff_rate: float = 2.0
+    max_delay_seconds: int = 60
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 0 or self.interval_seconds < 1 or self.backoff_rate < 1.0:
+            raise WorkflowDefinitionError(
+                "retry policy needs max_attempts >= 0, interval_seconds >= 1, backoff_rate >= 1"
+            )
+
+
+@dataclass(frozen=True)
+class Manifest:
+    name: str
+    version: str
+    description: str
+    # Validates a trigger's JSON body before a run is created.
+    input_model: type[BaseModel]
+    # Minutes a person spends on the same task without the workflow: the KPI baseline.
+    kpi_baseline_minutes: float
+    # Minutes a person spends when the workflow asks for a review.
+    review_minutes: float = 2.0
+    approval: ApprovalPolicy | None = None
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    schedule: str | None = None
+    callback_url: str | None = None
+
+    def __post_init__(self) -> None:
+        if not NAME_PATTERN.match(self.name):
+            raise WorkflowDefinitionError(
+                f"workflow name {self.name!r} must match {NAME_PATTERN.pattern}"
+            )
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """A registered workflow. `graph_factory` is "module:function" returning a `StateGraph`."""
+
+    manifest: Manifest
+    graph_factory: str
+    # The state key the validated trigger is placed under to start a run.
+    input_key: str = "input"
+    # "module:RULES" mapping task names to the offline provider's rules, if the workflow
+    # calls a model.
+    offline_rules: str | None = None
+    # A JSON file in the workflow's package with knowledge articles seeded for demo tenants.
+    seed_knowledge: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    def initial_state(self, trigger: Any) -> dict[str, Any]:
+        return {self.input_key: trigger}
+
+    def load_offline_rules(self) -> dict[str, Any]:
+        if not self.offline_rules:
+            return {}
+        return dict(_load(self.offline_rules))
+
+    @cached_property
+    def graph(self) -> StateGraph[Any, Any, Any, Any]:
+        graph = _load(self.graph_factory)()
+        approval = self.manifest.approval
+        if approval is not None:
+            unknown = set(approval.nodes) - set(graph.nodes)
+            if unknown:
+                raise WorkflowDefinitionError(
+                    f"{self.name}: approval policy names unknown nodes {sorted(unknown)}"
+                )
+        return graph
+
+    def interrupting_nodes(self) -> tuple[str, ...]:
+        return self.manifest.approval.nodes if self.manifest.approval else ()
+
+
+def _load(reference: str) -> Any:
+    module_name, _, attr = reference.partition(":")
+    return getattr(importlib.import_module(module_name), attr)

@@ -1,0 +1,175 @@
+"""`make dev`: the whole platform on one machine, on embedded defaults.
+
+Starts embedded Postgres (data under `.flightdeck/`), the AWS emulator, creates the state
+machines from the compiled workflows, seeds a demo tenant, writes
+`.flightdeck/dev-credentials.json`, prints a signed `curl`, and serves the API until Ctrl-C.
+Started again on the same data, it keeps the tenant and continues unfinished runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import shlex
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from flightdeck.local.emulator import Emulator
+from flightdeck.local.postgres import EmbeddedPostgres
+from flightdeck.local.seed import DemoCredentials, seed_demo
+from flightdeck.settings import EnvVar
+
+SAMPLE_TICKET = {
+    "ticket_id": "T-1001",
+    "customer_email": "sam@example.com",
+    "subject": "Charged twice, I want a refund",
+    "body": "My card was charged twice for order 5512. Please refund the duplicate charge.",
+}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="flightdeck-dev", description=__doc__)
+    parser.add_argument("--data-dir", default=os.environ.get("FLIGHTDECK_DATA_DIR", ".flightdeck"))
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument(
+        "--api-port", type=int, default=int(os.environ.get("FLIGHTDECK_API_PORT", "8000"))
+    )
+    parser.add_argument(
+        "--aws-port", type=int, default=int(os.environ.get("FLIGHTDECK_AWS_PORT", "4566"))
+    )
+    return parser.parse_args(argv)
+
+
+def signed_curl(api_base: str, creds: DemoCredentials, workflow: str = "support_triage") -> str:
+    """A shell snippet that signs and sends the sample ticket; valid whenever it is pasted
+    (it signs with the current time, as the Standard Webhooks spec requires)."""
+    key_hex = base64.b64decode(creds.webhook_secret.removeprefix("whsec_")).hex()
+    body = json.dumps(SAMPLE_TICKET, separators=(",", ":"))
+    url = f"{api_base}/v1/webhooks/{workflow}?tenant={creds.tenant_slug}"
+    return "\n".join(
+        [
+            f"BODY={shlex.quote(body)}",
+            'ID="msg_$(date +%s%N)"; TS="$(date +%s)"',
+            'SIG="$(printf \'%s\' "$ID.$TS.$BODY" | openssl dgst -sha256 -mac HMAC '
+            f'-macopt hexkey:{key_hex} -binary | base64)"',
+            f"curl -sS -X POST {shlex.quote(url)} -H 'content-type: application/json' "
+            '-H "webhook-id: $ID" -H "webhook-timestamp: $TS" -H "webhook-signature: v1,$SIG" '
+            '--data-binary "$BODY"',
+        ]
+    )
+
+
+def load_previous(path: Path) -> DemoCredentials | None:
+    try:
+        data = json.loads(path.read_text())
+        return DemoCredentials(
+            tenant_id=data["tenant_id"],
+            tenant_slug=data["tenant_slug"],
+            api_token=data["api_token"],
+            webhook_secret=data["webhook_secret"],
+        )
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def configure_environment(
+    database_url: str, emulator: Emulator, data_dir: Path, prefix: str
+) -> None:
+    os.environ[EnvVar.STAGE] = "development"
+    os.environ[EnvVar.DATABASE_URL] = database_url
+    os.environ[EnvVar.AWS_ENDPOINT_URL] = emulator.endpoint_url
+    os.environ[EnvVar.AWS_REGION] = emulator.region
+    os.environ[EnvVar.STATE_MACHINE_ARN_PREFIX] = emulator.state_machine_arn_prefix(prefix)
+    os.environ.setdefault(EnvVar.ARTIFACT_BUCKET, "flightdeck-artifacts")
+
+
+def resume_unfinished(svc: Any) -> list[str]:
+    """Executions live in the emulator's memory; runs that were under way when it stopped
+    continue from their last checkpoint on a new execution."""
+    from flightdeck.store import runs as run_store
+
+    resumed = []
+    with svc.connection() as conn:
+        unfinished = run_store.unfinished(conn)
+    for run in unfinished:
+        attempt = run.execution_name.count("-resume") + 1
+        if svc.runs.resume(run.id, suffix=f"resume{attempt}") is not None:
+            resumed.append(str(run.id))
+    return resumed
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    data_dir = Path(args.data_dir).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    prefix = "flightdeck-"
+
+    print(f"flightdeck: starting embedded Postgres in {data_dir / 'pgdata'}", flush=True)
+    postgres = EmbeddedPostgres(data_dir / "pgdata").start()
+    emulator: Emulator | None = None
+    svc: Any = None
+    try:
+        database_url = postgres.ensure_database("flightdeck")
+        emulator = Emulator(args.host, args.aws_port).start()
+        print(f"flightdeck: AWS emulator on {emulator.endpoint_url}", flush=True)
+        configure_environment(database_url, emulator, data_dir, prefix)
+
+        from flightdeck.services import reset_services, services
+        from flightdeck.store.migrate import migrate
+
+        reset_services()
+        svc = services()
+        with svc.connection() as conn:
+            applied = migrate(conn)
+        if applied:
+            print(f"flightdeck: applied migrations {applied}", flush=True)
+        machines = emulator.deploy(svc.registry, prefix=prefix, bucket=svc.settings.artifact_bucket)
+        print(f"flightdeck: state machines {sorted(machines)}", flush=True)
+
+        credentials_path = data_dir / "dev-credentials.json"
+        with svc.connection() as conn:
+            creds = seed_demo(conn, svc.registry, load_previous(credentials_path))
+        api_base = f"http://{args.host}:{args.api_port}"
+        credentials_path.write_text(json.dumps({"api_base": api_base, **asdict(creds)}, indent=2))
+        credentials_path.chmod(0o600)
+        resumed = resume_unfinished(svc)
+        if resumed:
+            print(f"flightdeck: continuing {len(resumed)} unfinished run(s)", flush=True)
+
+        print(
+            "\nflightdeck: ready. Credentials in "
+            f"{credentials_path}\n\nSend a signed webhook (paste into a shell):\n\n"
+            f"{signed_curl(api_base, creds)}\n\n"
+            "Then look at the run and its pending approval:\n\n"
+            f"curl -sS {api_base}/v1/runs/<run_id> -H 'authorization: Bearer {creds.api_token}'\n"
+            f"curl -sS '{api_base}/v1/approvals?status=pending' "
+            f"-H 'authorization: Bearer {creds.api_token}'\n"
+            f"curl -sS -X POST {api_base}/v1/approvals/<approval_id>/decision "
+            f"-H 'authorization: Bearer {creds.api_token}' -H 'content-type: application/json' "
+            "-d '{\"decision\": \"approve\"}'\n",
+            flush=True,
+        )
+
+        import uvicorn
+
+        from flightdeck.api.app import create_app
+
+        uvicorn.run(create_app(), host=args.host, port=args.api_port, log_level="warning")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("\nflightdeck: stopping", flush=True)
+        if svc is not None:
+            svc.close()
+        if emulator is not None:
+            emulator.stop()
+        postgres.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

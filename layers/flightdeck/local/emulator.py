@@ -1,0 +1,207 @@
+"""AWS emulated in-process: moto in server mode, Step Functions running the compiled ASL for
+real, and Lambda invocations dispatched to the very handler functions CDK deploys.
+
+A function's `Handler` (e.g. `functions.node_runner.handler.handler`) is imported and called in
+this process, with the event Step Functions built; an exception becomes a Lambda function error
+with its class name as `errorType`, exactly what the state machines' Retry and Catch match on.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import os
+import threading
+import traceback
+import uuid
+import zipfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flightdeck.engine import compiler
+from flightdeck.engine.registry import Registry
+
+DEFAULT_REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    placeholder: str
+    name: str
+    handler: str
+
+
+FUNCTIONS = (
+    FunctionSpec(compiler.NODE_RUNNER, "node-runner", "functions.node_runner.handler.handler"),
+    FunctionSpec(
+        compiler.APPROVAL_REQUEST, "approval-request", "functions.approval_request.handler.handler"
+    ),
+    FunctionSpec(
+        compiler.APPROVAL_TIMEOUT, "approval-timeout", "functions.approval_timeout.handler.handler"
+    ),
+    FunctionSpec(compiler.RUN_FAILED, "run-failed", "functions.run_failed.handler.handler"),
+)
+
+_handlers: dict[str, Callable[[dict[str, Any], Any], Any]] = {}
+_handlers_lock = threading.Lock()
+
+
+def resolve_handler(handler: str) -> Callable[[dict[str, Any], Any], Any]:
+    with _handlers_lock:
+        fn = _handlers.get(handler)
+        if fn is None:
+            module, _, attr = handler.rpartition(".")
+            fn = getattr(importlib.import_module(module), attr)
+            _handlers[handler] = fn
+        return fn
+
+
+class LambdaContext:
+    """The attributes of Lambda's context object that handlers and Powertools read."""
+
+    def __init__(self, function_name: str, function_arn: str) -> None:
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = function_arn
+        self.memory_limit_in_mb = 512
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 300_000
+
+
+def invoke_in_process(handler: str, function_name: str, function_arn: str, body: Any) -> tuple[bytes, bool]:
+    """Run a handler as Lambda would; returns the payload and whether it is a function error."""
+    event = json.loads(body) if isinstance(body, (str, bytes)) and body else (body or {})
+    try:
+        result = resolve_handler(handler)(event, LambdaContext(function_name, function_arn))
+    except Exception as exc:
+        error = {
+            "errorType": type(exc).__name__,
+            "errorMessage": str(exc),
+            "stackTrace": traceback.format_tb(exc.__traceback__)[-5:],
+        }
+        return json.dumps(error).encode(), True
+    return json.dumps(result).encode(), False
+
+
+def install_lambda_dispatch() -> None:
+    """Route every moto Lambda invocation to the in-process handler named by the function."""
+    from moto.awslambda import models
+
+    def invoke(self: Any, body: Any, request_headers: Any, response_headers: Any) -> bytes:
+        payload, errored = invoke_in_process(self.handler, self.function_name, self.function_arn, body)
+        if errored:
+            response_headers["x-amz-function-error"] = "Unhandled"
+        return payload
+
+    models.LambdaFunction.invoke = invoke
+
+
+class Emulator:
+    """moto in server mode on `host:port`, in a thread of this process."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 4566, region: str = DEFAULT_REGION) -> None:
+        self.host = host
+        self.port = port
+        self.region = region
+        self._server: Any = None
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> Emulator:
+        from moto.core.config import default_user_config
+        from moto.server import ThreadedMotoServer
+
+        # Step Functions calls Lambda back through this port.
+        os.environ["MOTO_PORT"] = str(self.port)
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+        default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
+        install_lambda_dispatch()
+        self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        return boto3.client(
+            service,  # type: ignore[call-overload]
+            region_name=self.region,
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "local"),
+            aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "local"),
+        )
+
+    def state_machine_arn_prefix(self, prefix: str) -> str:
+        return f"arn:aws:states:{self.region}:{ACCOUNT_ID}:stateMachine:{prefix}"
+
+    def deploy(
+        self,
+        registry: Registry,
+        *,
+        prefix: str = "flightdeck-",
+        bucket: str = "flightdeck-artifacts",
+        environment: Mapping[str, str] | None = None,
+    ) -> dict[str, str]:
+        """Create the bucket, the functions and one state machine per workflow from the
+        compiler's output. Returns the state machine ARNs by workflow name."""
+        s3 = self.client("s3")
+        try:
+            s3.create_bucket(Bucket=bucket)
+        except s3.exceptions.BucketAlreadyOwnedByYou:
+            pass
+        iam = self.client("iam")
+        role_name = f"{prefix}local"
+        try:
+            role = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        except iam.exceptions.EntityAlreadyExistsException:
+            role = iam.get_role(RoleName=role_name)["Role"]["Arn"]
+        lam = self.client("lambda")
+        code = io.BytesIO()
+        with zipfile.ZipFile(code, "w") as archive:
+            archive.writestr("README.txt", "dispatched in-process by flightdeck.local.emulator")
+        arns: dict[str, str] = {}
+        for spec in FUNCTIONS:
+            name = f"{prefix}{spec.name}"
+            try:
+                arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+            except lam.exceptions.ResourceNotFoundException:
+                arn = lam.create_function(
+                    FunctionName=name,
+                    Runtime="python3.12",
+                    Role=role,
+                    Handler=spec.handler,
+                    Code={"ZipFile": code.getvalue()},
+                    Environment={"Variables": dict(environment or {})},
+                    Timeout=300,
+                )["FunctionArn"]
+            arns[spec.placeholder] = arn
+        sfn = self.client("stepfunctions")
+        machines: dict[str, str] = {}
+        for workflow in registry:
+            definition = compiler.substitute(compiler.compile_workflow(workflow), arns)
+            name = f"{prefix}{workflow.name}"
+            arn = self.state_machine_arn_prefix(prefix) + workflow.name
+            try:
+                sfn.describe_state_machine(stateMachineArn=arn)
+                sfn.update_state_machine(stateMachineArn=arn, definition=definition)
+            except sfn.exceptions.StateMachineDoesNotExist:
+                arn = sfn.create_state_machine(
+                    name=name, definition=definition, roleArn=role, type="STANDARD"
+                )["stateMachineArn"]
+            machines[workflow.name] = arn
+        return machines

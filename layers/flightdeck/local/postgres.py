@@ -1,0 +1,49 @@
+"""Embedded Postgres + pgvector through the `pgserver` package: no root, no Docker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+
+class EmbeddedPostgres:
+    """A Postgres server whose data lives in `data_dir`; stopped with `stop()` or at exit."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = Path(data_dir)
+        self._server: Any = None
+
+    def start(self) -> EmbeddedPostgres:
+        import pgserver
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._server = pgserver.get_server(self.data_dir, cleanup_mode="stop")
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.cleanup()
+            self._server = None
+
+    def url(self, database: str = "postgres") -> str:
+        assert self._server is not None, "start() first"
+        base: str = self._server.get_uri()
+        # pgserver answers postgresql://postgres:@/postgres?host=<socket dir>
+        head, _, query = base.partition("?")
+        prefix = head.rsplit("/", 1)[0]
+        return f"{prefix}/{database}?{query}"
+
+    def ensure_database(self, name: str, *, template: str | None = None) -> str:
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+            if not exists:
+                statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+                if template:
+                    statement = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                        sql.Identifier(name), sql.Identifier(template)
+                    )
+                conn.execute(statement)
+        return self.url(name)

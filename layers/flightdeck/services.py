@@ -1,0 +1,132 @@
+"""The process's long-lived objects (settings, pool, AWS clients, services), built on first use.
+
+Handlers call `services()`; nothing is built at import, so a cold start pays only for what the
+first request needs, and tests can build a `Services` of their own.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
+from typing import Any
+
+from flightdeck.engine.approvals import ApprovalService
+from flightdeck.engine.registry import Registry, discover
+from flightdeck.engine.runner import NodeRunner
+from flightdeck.engine.runs import RunService
+from flightdeck.llm.base import ModelProvider
+from flightdeck.settings import Settings, get_settings
+from flightdeck.store.blobs import BlobStore
+from flightdeck.store.db import Connection
+
+
+class Services:
+    def __init__(self, settings: Settings, *, pool_size: int = 4) -> None:
+        self.settings = settings
+        self._pool_size = pool_size
+
+    @cached_property
+    def registry(self) -> Registry:
+        return discover(tuple(self.settings.workflow_packages.split(",")))
+
+    @cached_property
+    def pool(self) -> Any:
+        from flightdeck.store.db import make_pool, resolve_database_url
+
+        return make_pool(
+            resolve_database_url(self.settings, self.client("secretsmanager")),
+            max_size=self._pool_size,
+        )
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        with self.pool.connection() as conn:
+            yield conn
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        return boto3.client(
+            service,  # type: ignore[call-overload]
+            region_name=self.settings.aws_region,
+            endpoint_url=self.settings.aws_endpoint_url,
+        )
+
+    @cached_property
+    def sfn(self) -> Any:
+        return self.client("stepfunctions")
+
+    @cached_property
+    def blobs(self) -> BlobStore:
+        return BlobStore(self.client("s3"), self.settings.artifact_bucket)
+
+    @cached_property
+    def model(self) -> ModelProvider:
+        from flightdeck.llm.offline import OfflineProvider
+
+        if self.settings.model_provider == "offline":
+            rules: dict[str, Any] = {}
+            for workflow in self.registry:
+                rules.update(workflow.load_offline_rules())
+            return OfflineProvider(rules)
+        from flightdeck.llm.openai_compatible import OpenAICompatibleProvider
+
+        if not (self.settings.model_base_url and self.settings.model_name):
+            raise ValueError("the openai provider needs a model base URL and a model name")
+        return OpenAICompatibleProvider(
+            base_url=self.settings.model_base_url,
+            api_key=self.settings.model_api_key or "",
+            model=self.settings.model_name,
+        )
+
+    @cached_property
+    def runner(self) -> NodeRunner:
+        return NodeRunner(
+            registry=self.registry, connection=self.connection, model=self.model, blobs=self.blobs
+        )
+
+    @cached_property
+    def runs(self) -> RunService:
+        return RunService(
+            registry=self.registry,
+            connection=self.connection,
+            sfn=self.sfn,
+            blobs=self.blobs,
+            state_machine_arn=self.settings.state_machine_arn,
+            inline_payload_limit=self.settings.inline_payload_limit,
+            runner=self.runner,
+        )
+
+    @cached_property
+    def approvals(self) -> ApprovalService:
+        return ApprovalService(registry=self.registry, connection=self.connection, sfn=self.sfn)
+
+    def close(self) -> None:
+        if "pool" in self.__dict__:
+            self.pool.close()
+
+
+_lock = threading.Lock()
+_services: Services | None = None
+
+
+def services() -> Services:
+    """The process-wide services, built from the environment on first call."""
+    global _services
+    if _services is None:
+        with _lock:
+            if _services is None:
+                _services = Services(get_settings())
+    return _services
+
+
+def reset_services() -> None:
+    """Forget the process-wide services (tests and the local runner re-read settings)."""
+    global _services
+    with _lock:
+        if _services is not None:
+            _services.close()
+        _services = None
+    get_settings.cache_clear()

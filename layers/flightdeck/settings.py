@@ -1,0 +1,83 @@
+"""Runtime settings, validated once per process (Lambda cold start or local start).
+
+Environment variable names live here and only here: the CDK stacks import `EnvVar` to set
+them, the runtime reads them through `Settings`, so the two can never drift apart.
+"""
+
+from __future__ import annotations
+
+import enum
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "FLIGHTDECK_"
+
+
+class EnvVar(enum.StrEnum):
+    """Every environment variable the runtime reads."""
+
+    STAGE = f"{ENV_PREFIX}STAGE"
+    DATABASE_URL = f"{ENV_PREFIX}DATABASE_URL"
+    DATABASE_SECRET_ARN = f"{ENV_PREFIX}DATABASE_SECRET_ARN"  # noqa: S105 - a name, not a secret
+    AWS_ENDPOINT_URL = f"{ENV_PREFIX}AWS_ENDPOINT_URL"
+    AWS_REGION = f"{ENV_PREFIX}AWS_REGION"
+    ARTIFACT_BUCKET = f"{ENV_PREFIX}ARTIFACT_BUCKET"
+    STATE_MACHINE_ARN_PREFIX = f"{ENV_PREFIX}STATE_MACHINE_ARN_PREFIX"
+    MODEL_PROVIDER = f"{ENV_PREFIX}MODEL_PROVIDER"
+    INLINE_PAYLOAD_LIMIT = f"{ENV_PREFIX}INLINE_PAYLOAD_LIMIT"
+    MAX_BODY_BYTES = f"{ENV_PREFIX}MAX_BODY_BYTES"
+    WORKFLOW_PACKAGES = f"{ENV_PREFIX}WORKFLOW_PACKAGES"
+    MODEL_BASE_URL = f"{ENV_PREFIX}MODEL_BASE_URL"
+    MODEL_NAME = f"{ENV_PREFIX}MODEL_NAME"
+    MODEL_API_KEY = f"{ENV_PREFIX}MODEL_API_KEY"
+
+
+Stage = Literal["development", "test", "staging", "prod"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    stage: Stage = "development"
+    # Either a libpq URL (local, tests) or a Secrets Manager secret holding RDS credentials.
+    database_url: str | None = None
+    database_secret_arn: str | None = None
+    # Set locally to the emulator (http://127.0.0.1:4566); unset on AWS.
+    aws_endpoint_url: str | None = None
+    aws_region: str = "us-east-1"
+    artifact_bucket: str = "flightdeck-artifacts"
+    # State machine ARN = prefix + workflow name; CDK names the machines to match.
+    state_machine_arn_prefix: str = (
+        "arn:aws:states:us-east-1:123456789012:stateMachine:flightdeck-"
+    )
+    model_provider: Literal["offline", "openai"] = "offline"
+    model_base_url: str | None = None
+    model_name: str | None = None
+    model_api_key: str | None = None
+    # Comma-separated packages whose subpackages are workflows.
+    workflow_packages: str = "flightdeck.workflows"
+    # JSON values larger than this go to S3 and are kept by pointer.
+    inline_payload_limit: int = Field(default=32 * 1024, ge=1024)
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+
+    @model_validator(mode="after")
+    def _database_configured(self) -> Settings:
+        if not self.database_url and not self.database_secret_arn:
+            raise ValueError(
+                f"set {EnvVar.DATABASE_URL} (local) or {EnvVar.DATABASE_SECRET_ARN} (AWS)"
+            )
+        if self.stage in ("staging", "prod") and self.aws_endpoint_url:
+            raise ValueError(f"{EnvVar.AWS_ENDPOINT_URL} is for local emulation only")
+        return self
+
+    def state_machine_arn(self, workflow: str) -> str:
+        return f"{self.state_machine_arn_prefix}{workflow}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first use."""
+    return Settings()

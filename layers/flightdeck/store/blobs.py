@@ -1,0 +1,37 @@
+"""JSON values kept inline when small and in S3, under the tenant's prefix, when large."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+S3_SCHEME = "s3://"
+
+
+def tenant_key(tenant_id: uuid.UUID, *parts: str) -> str:
+    """Every object of a tenant lives under `tenants/<tenant id>/`."""
+    return "/".join(["tenants", str(tenant_id), *parts])
+
+
+class BlobStore:
+    def __init__(self, s3_client: Any, bucket: str) -> None:
+        self._s3 = s3_client
+        self._bucket = bucket
+
+    def put_json(self, key: str, value: Any) -> str:
+        self._s3.put_object(
+            Bucket=self._bucket,
+            Key=key,
+            Body=json.dumps(value).encode(),
+            ContentType="application/json",
+            ServerSideEncryption="aws:kms",
+        )
+        return f"{S3_SCHEME}{self._bucket}/{key}"
+
+    def get_json(self, ref: str) -> Any:
+        if not ref.startswith(S3_SCHEME):
+            raise ValueError(f"not an S3 reference: {ref!r}")
+        bucket, _, key = ref[len(S3_SCHEME) :].partition("/")
+        body = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        return json.loads(body)

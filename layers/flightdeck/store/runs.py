@@ -1,0 +1,259 @@
+"""Runs and their events."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from psycopg.types.json import Jsonb
+
+from flightdeck.store.db import Connection
+
+RunStatus = Literal[
+    "queued", "running", "waiting_for_approval", "succeeded", "failed", "cancelled"
+]
+TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
+
+# Event types. Node events carry node, attempt, duration and error; approval events the decision.
+RUN_QUEUED = "run.queued"
+RUN_STARTED = "run.started"
+RUN_SUCCEEDED = "run.succeeded"
+RUN_FAILED = "run.failed"
+NODE_ENTERED = "node.entered"
+NODE_SUCCEEDED = "node.succeeded"
+NODE_INTERRUPTED = "node.interrupted"
+NODE_FAILED = "node.failed"
+NODE_RETRIED = "node.retried"
+APPROVAL_WAITING = "approval.waiting"
+APPROVAL_APPROVED = "approval.approved"
+APPROVAL_REJECTED = "approval.rejected"
+APPROVAL_EDITED = "approval.edited"
+APPROVAL_TIMED_OUT = "approval.timed_out"
+
+_RUN_COLUMNS = (
+    "id, tenant_id, workflow, workflow_version, status, idempotency_key, trigger_source,"
+    " trigger_payload, trigger_ref, trigger_sha256, execution_name, current_node, error_type,"
+    " error_message, failed_node, created_at, started_at, finished_at, updated_at"
+)
+
+
+@dataclass(frozen=True)
+class Run:
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    workflow: str
+    workflow_version: str
+    status: RunStatus
+    idempotency_key: str
+    trigger_source: str
+    trigger_payload: Any
+    trigger_ref: str | None
+    trigger_sha256: bytes
+    execution_name: str
+    current_node: str | None
+    error_type: str | None
+    error_message: str | None
+    failed_node: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Run:
+        return cls(**{**row, "trigger_sha256": bytes(row["trigger_sha256"])})
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    id: int
+    type: str
+    node: str | None
+    attempt: int | None
+    duration_ms: float | None
+    error_type: str | None
+    error_message: str | None
+    data: dict[str, Any]
+    created_at: datetime
+
+
+def insert_run(
+    conn: Connection,
+    *,
+    run_id: uuid.UUID,
+    tenant_id: uuid.UUID,
+    workflow: str,
+    workflow_version: str,
+    idempotency_key: str,
+    trigger_source: str,
+    trigger_payload: Any,
+    trigger_ref: str | None,
+    trigger_sha256: bytes,
+    execution_name: str,
+) -> tuple[Run, bool]:
+    """Insert a queued run, or return the run already holding the idempotency key.
+
+    The boolean says whether this call created it. Concurrent duplicates are settled by the
+    unique constraint: exactly one insert wins, the others read the winner.
+    """
+    row = conn.execute(
+        f"INSERT INTO runs (id, tenant_id, workflow, workflow_version, status, idempotency_key,"
+        f" trigger_source, trigger_payload, trigger_ref, trigger_sha256, execution_name)"
+        f" VALUES (%s, %s, %s, %s, 'queued', %s, %s, %s, %s, %s, %s)"
+        f" ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING {_RUN_COLUMNS}",
+        (
+            run_id,
+            tenant_id,
+            workflow,
+            workflow_version,
+            idempotency_key,
+            trigger_source,
+            Jsonb(trigger_payload) if trigger_payload is not None else None,
+            trigger_ref,
+            trigger_sha256,
+            execution_name,
+        ),
+    ).fetchone()
+    if row is not None:
+        return Run.from_row(row), True
+    existing = conn.execute(
+        f"SELECT {_RUN_COLUMNS} FROM runs WHERE tenant_id = %s AND idempotency_key = %s",
+        (tenant_id, idempotency_key),
+    ).fetchone()
+    assert existing is not None, "a conflicting run must exist"
+    return Run.from_row(existing), False
+
+
+def get_run(conn: Connection, run_id: uuid.UUID, *, tenant_id: uuid.UUID | None = None) -> Run | None:
+    sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = %s"
+    params: tuple[Any, ...] = (run_id,)
+    if tenant_id is not None:
+        sql += " AND tenant_id = %s"
+        params = (run_id, tenant_id)
+    row = conn.execute(sql, params).fetchone()
+    return Run.from_row(row) if row else None
+
+
+def lock_run(conn: Connection, run_id: uuid.UUID) -> Run | None:
+    row = conn.execute(
+        f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = %s FOR UPDATE", (run_id,)
+    ).fetchone()
+    return Run.from_row(row) if row else None
+
+
+def set_status(
+    conn: Connection,
+    run_id: uuid.UUID,
+    status: RunStatus,
+    *,
+    current_node: str | None = None,
+    error_type: str | None = None,
+    error_message: str | None = None,
+    failed_node: str | None = None,
+) -> None:
+    conn.execute(
+        "UPDATE runs SET status = %(status)s,"
+        " current_node = COALESCE(%(node)s, current_node),"
+        " error_type = COALESCE(%(etype)s, error_type),"
+        " error_message = COALESCE(%(emsg)s, error_message),"
+        " failed_node = COALESCE(%(fnode)s, failed_node),"
+        " started_at = CASE WHEN started_at IS NULL AND %(status)s <> 'queued'"
+        "   THEN now() ELSE started_at END,"
+        " finished_at = CASE WHEN %(status)s IN ('succeeded', 'failed', 'cancelled')"
+        "   THEN now() ELSE NULL END,"
+        " updated_at = now() WHERE id = %(id)s",
+        {
+            "status": status,
+            "node": current_node,
+            "etype": error_type,
+            "emsg": error_message,
+            "fnode": failed_node,
+            "id": run_id,
+        },
+    )
+
+
+def append_event(
+    conn: Connection,
+    *,
+    run_id: uuid.UUID,
+    tenant_id: uuid.UUID,
+    type: str,
+    node: str | None = None,
+    attempt: int | None = None,
+    duration_ms: float | None = None,
+    error_type: str | None = None,
+    error_message: str | None = None,
+    invocation: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> int:
+    row = conn.execute(
+        "INSERT INTO run_events (run_id, tenant_id, type, node, attempt, duration_ms,"
+        " error_type, error_message, invocation, data)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        (
+            run_id,
+            tenant_id,
+            type,
+            node,
+            attempt,
+            duration_ms,
+            error_type,
+            error_message,
+            invocation,
+            Jsonb(data or {}),
+        ),
+    ).fetchone()
+    assert row is not None
+    return int(row["id"])
+
+
+def event_for_invocation(conn: Connection, run_id: uuid.UUID, invocation: str) -> RunEvent | None:
+    row = conn.execute(
+        "SELECT id, type, node, attempt, duration_ms, error_type, error_message, data, created_at"
+        " FROM run_events WHERE run_id = %s AND invocation = %s",
+        (run_id, invocation),
+    ).fetchone()
+    return RunEvent(**row) if row else None
+
+
+def list_events(conn: Connection, run_id: uuid.UUID) -> list[RunEvent]:
+    rows = conn.execute(
+        "SELECT id, type, node, attempt, duration_ms, error_type, error_message, data, created_at"
+        " FROM run_events WHERE run_id = %s ORDER BY id",
+        (run_id,),
+    ).fetchall()
+    return [RunEvent(**r) for r in rows]
+
+
+def last_event(conn: Connection, run_id: uuid.UUID, types: tuple[str, ...]) -> RunEvent | None:
+    row = conn.execute(
+        "SELECT id, type, node, attempt, duration_ms, error_type, error_message, data, created_at"
+        " FROM run_events WHERE run_id = %s AND type = ANY(%s) ORDER BY id DESC LIMIT 1",
+        (run_id, list(types)),
+    ).fetchone()
+    return RunEvent(**row) if row else None
+
+
+def reopen(conn: Connection, run_id: uuid.UUID, *, execution_name: str) -> Run:
+    """Point the run at a new execution; a failed run becomes running again, its last
+    failure kept in the events."""
+    row = conn.execute(
+        f"UPDATE runs SET execution_name = %s,"
+        f" status = CASE WHEN status = 'failed' THEN 'running' ELSE status END,"
+        f" error_type = NULL, error_message = NULL, finished_at = NULL, updated_at = now()"
+        f" WHERE id = %s RETURNING {_RUN_COLUMNS}",
+        (execution_name, run_id),
+    ).fetchone()
+    assert row is not None
+    return Run.from_row(row)
+
+
+def unfinished(conn: Connection) -> list[Run]:
+    rows = conn.execute(
+        f"SELECT {_RUN_COLUMNS} FROM runs"
+        " WHERE status IN ('queued', 'running', 'waiting_for_approval') ORDER BY created_at"
+    ).fetchall()
+    return [Run.from_row(r) for r in rows]

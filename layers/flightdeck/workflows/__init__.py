@@ -1,0 +1,1 @@
+"""Workflow packages. Each subpackage exports `WORKFLOW`; adding one registers it."""

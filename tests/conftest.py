@@ -1,0 +1,171 @@
+"""Fixtures shared by the tiers: embedded Postgres (one server, one database per test), the AWS
+emulator (one server, one set of state machines per test) and a seeded platform."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+EVENTS = Path(__file__).parent / "events"
+TEST_WORKFLOW_PACKAGES = "flightdeck.workflows,tests.workflows"
+_counter = itertools.count()
+
+
+def load_event(name: str) -> dict[str, Any]:
+    """A canonical event from tests/events/."""
+    return json.loads((EVENTS / f"{name}.json").read_text())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(predicate: Callable[[], Any], *, timeout: float = 60.0, every: float = 0.05) -> Any:
+    """Poll until `predicate` returns something truthy; fail with what it last returned."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from flightdeck.local.postgres import EmbeddedPostgres
+    from flightdeck.store.db import connect
+    from flightdeck.store.migrate import migrate
+
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg")).start()
+    # One migrated template; every test gets a copy of it (its own database).
+    with connect(server.ensure_database("fd_template")) as conn:
+        migrate(conn)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def database_url(postgres: Any) -> str:
+    return str(postgres.ensure_database(f"t_{uuid.uuid4().hex[:12]}", template="fd_template"))
+
+
+@pytest.fixture
+def conn(database_url: str) -> Iterator[Any]:
+    from flightdeck.store.db import connect
+
+    with connect(database_url) as connection:
+        yield connection
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[Any]:
+    from flightdeck.local.emulator import Emulator
+
+    server = Emulator(port=free_port()).start()
+    yield server
+    server.stop()
+
+
+@dataclass
+class Platform:
+    """The platform as the Lambda handlers see it, wired to this test's database and
+    state machines."""
+
+    services: Any
+    emulator: Any
+    tenant_id: uuid.UUID
+    api_token: str
+    webhook_secret: str
+    machines: dict[str, str]
+
+    def run(self, run_id: uuid.UUID) -> Any:
+        from flightdeck.store import runs
+
+        with self.services.connection() as c:
+            return runs.get_run(c, run_id)
+
+    def events(self, run_id: uuid.UUID) -> list[Any]:
+        from flightdeck.store import runs
+
+        with self.services.connection() as c:
+            return runs.list_events(c, run_id)
+
+    def wait_status(self, run_id: uuid.UUID, *statuses: str, timeout: float = 60.0) -> Any:
+        return wait_for(
+            lambda: (r := self.run(run_id)) is not None and r.status in statuses and r,
+            timeout=timeout,
+        )
+
+    def pending_approval(self, run_id: uuid.UUID, timeout: float = 60.0) -> Any:
+        from flightdeck.store import approvals
+
+        def find() -> Any:
+            run = self.run(run_id)
+            if run is None or run.status != "waiting_for_approval":
+                return None
+            with self.services.connection() as c:
+                found = [a for a in approvals.list_for_run(c, run_id) if a.status == "pending"]
+            return found[0] if found and found[0].has_token else None
+
+        return wait_for(find, timeout=timeout)
+
+    def execution_status(self, run_id: uuid.UUID) -> str:
+        run = self.run(run_id)
+        arn = self.machines[run.workflow].replace(":stateMachine:", ":execution:")
+        sfn = self.services.sfn
+        return str(sfn.describe_execution(executionArn=f"{arn}:{run.execution_name}")["status"])
+
+    def start(self, workflow: str, payload: dict[str, Any], key: str | None = None) -> uuid.UUID:
+        started = self.services.runs.start(
+            tenant_id=self.tenant_id,
+            workflow_name=workflow,
+            payload=payload,
+            idempotency_key=key or f"test-{uuid.uuid4()}",
+            source="api",
+        )
+        return started.run.id  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def platform(
+    database_url: str, emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Platform]:
+    from flightdeck.local.dev import configure_environment
+    from flightdeck.local.seed import seed_demo
+    from flightdeck.services import reset_services, services
+    from flightdeck.settings import EnvVar
+
+    prefix = f"t{next(_counter)}-{uuid.uuid4().hex[:6]}-"
+    for var in EnvVar:
+        monkeypatch.delenv(var, raising=False)
+    configure_environment(database_url, emulator, Path("."), prefix)
+    monkeypatch.setenv(EnvVar.STAGE, "test")
+    monkeypatch.setenv(EnvVar.WORKFLOW_PACKAGES, TEST_WORKFLOW_PACKAGES)
+    monkeypatch.setenv(EnvVar.ARTIFACT_BUCKET, f"{prefix}artifacts")
+    reset_services()
+    svc = services()
+    machines = emulator.deploy(svc.registry, prefix=prefix, bucket=f"{prefix}artifacts")
+    with svc.connection() as c:
+        creds = seed_demo(c, svc.registry)
+    yield Platform(
+        services=svc,
+        emulator=emulator,
+        tenant_id=uuid.UUID(creds.tenant_id),
+        api_token=creds.api_token,
+        webhook_secret=creds.webhook_secret,
+        machines=machines,
+    )
+    reset_services()
