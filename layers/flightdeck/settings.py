@@ -21,7 +21,7 @@ class EnvVar(enum.StrEnum):
 
     STAGE = f"{ENV_PREFIX}STAGE"
     DATABASE_URL = f"{ENV_PREFIX}DATABASE_URL"
-    DATABASE_SECRET_ARN = f"{ENV_PREFIX}DATABASE_SECRET_ARN"  # noqa: S105 - a name, not a secret
+    DATABASE_SECRET_ARN = f"{ENV_PREFIX}DATABASE_SECRET_ARN"
     AWS_ENDPOINT_URL = f"{ENV_PREFIX}AWS_ENDPOINT_URL"
     AWS_REGION = f"{ENV_PREFIX}AWS_REGION"
     ARTIFACT_BUCKET = f"{ENV_PREFIX}ARTIFACT_BUCKET"
@@ -50,9 +50,7 @@ class Settings(BaseSettings):
     aws_region: str = "us-east-1"
     artifact_bucket: str = "flightdeck-artifacts"
     # State machine ARN = prefix + workflow name; CDK names the machines to match.
-    state_machine_arn_prefix: str = (
-        "arn:aws:states:us-east-1:123456789012:stateMachine:flightdeck-"
-    )
+    state_machine_arn_prefix: str = "arn:aws:states:us-east-1:123456789012:stateMachine:flightdeck-"
     model_provider: Literal["offline", "openai"] = "offline"
     model_base_url: str | None = None
     model_name: str | None = None

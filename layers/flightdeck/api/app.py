@@ -191,9 +191,7 @@ def create_app(get: Callable[[], Services] = services) -> FastAPI:
             run_id=started.run.id, status=started.run.status, duplicate=not started.created
         )
 
-    @app.get(
-        "/v1/runs/{run_id}", operation_id="getRun", response_model=RunOut, tags=["runs"]
-    )
+    @app.get("/v1/runs/{run_id}", operation_id="getRun", response_model=RunOut, tags=["runs"])
     def get_run(run_id: uuid.UUID, principal: Viewer, svc: ServicesDep) -> RunOut:
         with svc.connection() as conn:
             run = runs.get_run(conn, run_id, tenant_id=principal.tenant_id)
@@ -223,7 +221,9 @@ def create_app(get: Callable[[], Services] = services) -> FastAPI:
             if outcome
             else None,
             effects=[
-                OutboxOut(key=e.key, kind=e.kind, node=e.node, status=e.status, created_at=e.created_at)
+                OutboxOut(
+                    key=e.key, kind=e.kind, node=e.node, status=e.status, created_at=e.created_at
+                )
                 for e in effects
             ],
         )
@@ -260,6 +260,8 @@ def create_app(get: Callable[[], Services] = services) -> FastAPI:
             payload=body.payload,
             decided_by=f"token:{principal.token_id}",
         )
-        return DecisionOut(approval_id=result.approval_id, run_id=result.run_id, status=result.status)
+        return DecisionOut(
+            approval_id=result.approval_id, run_id=result.run_id, status=result.status
+        )
 
     return app

@@ -62,7 +62,10 @@ class ApprovalService:
                     tenant_id=approval.tenant_id,
                     type=runs.APPROVAL_WAITING,
                     node=approval.node,
-                    data={"approval_id": str(approval_id), "expires_at": approval.expires_at.isoformat()},
+                    data={
+                        "approval_id": str(approval_id),
+                        "expires_at": approval.expires_at.isoformat(),
+                    },
                 )
             else:
                 self._send(task_token, approval, approval.decision or {})
@@ -87,7 +90,9 @@ class ApprovalService:
             if approval.status == "timed_out":
                 raise GoneError(f"approval {approval_id} expired and took its default action")
             if approval.status != "pending":
-                raise ConflictError(f"approval {approval_id} was already decided: {approval.status}")
+                raise ConflictError(
+                    f"approval {approval_id} was already decided: {approval.status}"
+                )
             if decision == "edit":
                 _validate_edit(approval.request, payload)
             body = {"decision": decision, "payload": payload if decision == "edit" else None}
@@ -125,13 +130,18 @@ class ApprovalService:
             if approval is None or approval.run_id != run_id:
                 raise NotFoundError(f"no approval {approval_id} for run {run_id}")
             if approval.status != "pending":
-                return {"approval_id": str(approval_id), "decision": (approval.decision or {}).get("decision")}
+                return {
+                    "approval_id": str(approval_id),
+                    "decision": (approval.decision or {}).get("decision"),
+                }
             run = runs.get_run(conn, run_id)
             assert run is not None
             policy = self._registry.get(run.workflow).manifest.approval
             action = policy.default_action if policy else "reject"
             body = {"decision": action, "payload": None}
-            approvals.decide(conn, approval_id, status="timed_out", decision=body, decided_by="policy:timeout")
+            approvals.decide(
+                conn, approval_id, status="timed_out", decision=body, decided_by="policy:timeout"
+            )
             runs.set_status(conn, run_id, "running", current_node=approval.node)
             runs.append_event(
                 conn,
@@ -155,4 +165,7 @@ def _validate_edit(request: Any, payload: Any) -> None:
         jsonschema.validate(payload, schema)
     except jsonschema.ValidationError as exc:
         field = ".".join(str(p) for p in exc.absolute_path) or "payload"
-        raise InvalidInputError(f"edited payload does not match the request: {exc.message}", field=f"payload.{field}" if field != "payload" else field) from exc
+        raise InvalidInputError(
+            f"edited payload does not match the request: {exc.message}",
+            field=f"payload.{field}" if field != "payload" else field,
+        ) from exc

@@ -43,6 +43,7 @@ SUCCEEDED_STATE = "Succeeded"
 FAILED_STATE = "Failed"
 RECORD_FAILURE_STATE = "Record failure"
 UNEXPECTED_STATE = "Unexpected transition"
+UNKNOWN_START_STATE = "Unknown start node"
 
 
 def run_state(node: str) -> str:
@@ -179,19 +180,22 @@ def compile_workflow(workflow: Workflow) -> dict[str, Any]:
     states: dict[str, Any] = {
         START_STATE: {
             "Type": "Choice",
-            "Comment": "A redrive or resume names the node to continue from in $.next.",
+            "Comment": "A new run starts at the entry node; a resumed one names it in $.next.",
             "Choices": [
-                {
-                    "And": [
-                        {"Variable": "$.next", "IsPresent": True},
-                        {"Variable": "$.next", "StringEquals": node},
-                    ],
-                    "Next": run_state(node),
-                }
-                for node in successors
+                {"Variable": "$.next", "IsPresent": False, "Next": run_state(entry)},
+                *(_equals("$.next", node, run_state(node)) for node in successors),
             ],
-            "Default": run_state(entry),
-        }
+            "Default": UNKNOWN_START_STATE,
+        },
+        UNKNOWN_START_STATE: {
+            "Type": "Pass",
+            "Parameters": {
+                "Error": "UnknownStartNode",
+                "Cause.$": "States.Format('no node named {} to start from', $.next)",
+            },
+            "ResultPath": "$.error",
+            "Next": RECORD_FAILURE_STATE,
+        },
     }
     for node, targets in successors.items():
         states[run_state(node)] = _task(

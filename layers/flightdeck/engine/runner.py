@@ -171,7 +171,9 @@ class NodeRunner:
             with conn.transaction():
                 if run.status == "queued":
                     runs.set_status(conn, run.id, "running", current_node=request.node)
-                    runs.append_event(conn, run_id=run.id, tenant_id=run.tenant_id, type=runs.RUN_STARTED)
+                    runs.append_event(
+                        conn, run_id=run.id, tenant_id=run.tenant_id, type=runs.RUN_STARTED
+                    )
                 if request.attempt > 0:
                     runs.append_event(
                         conn,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import uuid
@@ -73,7 +74,7 @@ class RunService:
         """
         workflow = self._registry.get(workflow_name)
         try:
-            trigger = workflow.manifest.input_model.model_validate(payload).model_dump(mode="json")
+            trigger = workflow.parse_trigger(payload)
         except ValidationError as exc:
             first = exc.errors()[0]
             field = ".".join(str(p) for p in first["loc"]) or "body"
@@ -83,7 +84,9 @@ class RunService:
         inline: Any = trigger
         ref = None
         if len(json.dumps(trigger)) > self._inline_limit:
-            ref = self._blobs.put_json(tenant_key(tenant_id, "runs", str(run_id), "trigger.json"), trigger)
+            ref = self._blobs.put_json(
+                tenant_key(tenant_id, "runs", str(run_id), "trigger.json"), trigger
+            )
             inline = None
         with self._connection() as conn, conn.transaction():
             run, created = runs.insert_run(
@@ -116,14 +119,13 @@ class RunService:
         return Started(run, created)
 
     def _start_execution(self, run: runs.Run, payload: dict[str, Any]) -> None:
-        try:
+        # ExecutionAlreadyExists: an earlier delivery of the same trigger started it.
+        with contextlib.suppress(self._sfn.exceptions.ExecutionAlreadyExists):
             self._sfn.start_execution(
                 stateMachineArn=self._state_machine_arn(run.workflow),
                 name=run.execution_name,
                 input=json.dumps(payload),
             )
-        except self._sfn.exceptions.ExecutionAlreadyExists:
-            pass  # an earlier delivery of the same trigger started it
 
     def record_failure(self, *, run_id: uuid.UUID, error: dict[str, Any]) -> None:
         """Called by the state machine's failure state: keep the reason, end the run."""

@@ -100,6 +100,11 @@ class Workflow:
     def name(self) -> str:
         return self.manifest.name
 
+    def parse_trigger(self, payload: Any) -> dict[str, Any]:
+        """The trigger as the run will see it: validated, defaults filled in, JSON-ready.
+        Raises pydantic's ValidationError for a payload the workflow does not accept."""
+        return self.manifest.input_model.model_validate(payload).model_dump(mode="json")
+
     def initial_state(self, trigger: Any) -> dict[str, Any]:
         return {self.input_key: trigger}
 

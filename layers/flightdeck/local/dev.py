@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             f"-H 'authorization: Bearer {creds.api_token}'\n"
             f"curl -sS -X POST {api_base}/v1/approvals/<approval_id>/decision "
             f"-H 'authorization: Bearer {creds.api_token}' -H 'content-type: application/json' "
-            "-d '{\"decision\": \"approve\"}'\n",
+            '-d \'{"decision": "approve"}\'\n',
             flush=True,
         )
 

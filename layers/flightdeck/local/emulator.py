@@ -8,9 +8,11 @@ with its class name as `errorType`, exactly what the state machines' Retry and C
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import io
 import json
+import logging
 import os
 import threading
 import traceback
@@ -75,7 +77,9 @@ class LambdaContext:
         return 300_000
 
 
-def invoke_in_process(handler: str, function_name: str, function_arn: str, body: Any) -> tuple[bytes, bool]:
+def invoke_in_process(
+    handler: str, function_name: str, function_arn: str, body: Any
+) -> tuple[bytes, bool]:
     """Run a handler as Lambda would; returns the payload and whether it is a function error."""
     event = json.loads(body) if isinstance(body, (str, bytes)) and body else (body or {})
     try:
@@ -90,23 +94,42 @@ def invoke_in_process(handler: str, function_name: str, function_arn: str, body:
     return json.dumps(result).encode(), False
 
 
+class _DropMissingPathNoise(logging.Filter):
+    """moto logs an error each time a Choice rule tests `IsPresent` on an absent path, which
+    is the rule working as intended; other evaluation errors still show."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "NoSuchJsonPathError" not in record.getMessage()
+
+
+def quiet_logs() -> None:
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    logging.getLogger("moto.stepfunctions.parser.asl.component.eval_component").addFilter(
+        _DropMissingPathNoise()
+    )
+
+
 def install_lambda_dispatch() -> None:
     """Route every moto Lambda invocation to the in-process handler named by the function."""
     from moto.awslambda import models
 
     def invoke(self: Any, body: Any, request_headers: Any, response_headers: Any) -> bytes:
-        payload, errored = invoke_in_process(self.handler, self.function_name, self.function_arn, body)
+        payload, errored = invoke_in_process(
+            self.handler, self.function_name, self.function_arn, body
+        )
         if errored:
             response_headers["x-amz-function-error"] = "Unhandled"
         return payload
 
-    models.LambdaFunction.invoke = invoke
+    models.LambdaFunction.invoke = invoke  # type: ignore[method-assign]
 
 
 class Emulator:
     """moto in server mode on `host:port`, in a thread of this process."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 4566, region: str = DEFAULT_REGION) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 4566, region: str = DEFAULT_REGION
+    ) -> None:
         self.host = host
         self.port = port
         self.region = region
@@ -126,6 +149,7 @@ class Emulator:
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
         default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
         install_lambda_dispatch()
+        quiet_logs()
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()
         return self
@@ -160,10 +184,8 @@ class Emulator:
         """Create the bucket, the functions and one state machine per workflow from the
         compiler's output. Returns the state machine ARNs by workflow name."""
         s3 = self.client("s3")
-        try:
+        with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
             s3.create_bucket(Bucket=bucket)
-        except s3.exceptions.BucketAlreadyOwnedByYou:
-            pass
         iam = self.client("iam")
         role_name = f"{prefix}local"
         try:

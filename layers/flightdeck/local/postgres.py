@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,10 @@ class EmbeddedPostgres:
         import pgserver
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._server = pgserver.get_server(self.data_dir, cleanup_mode="stop")
+        with warnings.catch_warnings():
+            # pgserver asks platformdirs for a runtime dir it does not need.
+            warnings.simplefilter("ignore")
+            self._server = pgserver.get_server(self.data_dir, cleanup_mode="stop")
         return self
 
     def stop(self) -> None:
@@ -38,7 +42,9 @@ class EmbeddedPostgres:
 
     def ensure_database(self, name: str, *, template: str | None = None) -> str:
         with psycopg.connect(self.url(), autocommit=True) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+            ).fetchone()
             if not exists:
                 statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
                 if template:

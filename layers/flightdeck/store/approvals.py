@@ -94,7 +94,9 @@ def decide(
     )
 
 
-def latest_for_node(conn: Connection, run_id: uuid.UUID, node: str, interrupt_id: str) -> Approval | None:
+def latest_for_node(
+    conn: Connection, run_id: uuid.UUID, node: str, interrupt_id: str
+) -> Approval | None:
     row = conn.execute(
         f"SELECT {_COLUMNS} FROM approvals WHERE run_id = %s AND node = %s AND interrupt_id = %s",
         (run_id, node, interrupt_id),

@@ -11,9 +11,7 @@ from psycopg.types.json import Jsonb
 
 from flightdeck.store.db import Connection
 
-RunStatus = Literal[
-    "queued", "running", "waiting_for_approval", "succeeded", "failed", "cancelled"
-]
+RunStatus = Literal["queued", "running", "waiting_for_approval", "succeeded", "failed", "cancelled"]
 TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 
 # Event types. Node events carry node, attempt, duration and error; approval events the decision.
@@ -126,7 +124,9 @@ def insert_run(
     return Run.from_row(existing), False
 
 
-def get_run(conn: Connection, run_id: uuid.UUID, *, tenant_id: uuid.UUID | None = None) -> Run | None:
+def get_run(
+    conn: Connection, run_id: uuid.UUID, *, tenant_id: uuid.UUID | None = None
+) -> Run | None:
     sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = %s"
     params: tuple[Any, ...] = (run_id,)
     if tenant_id is not None:

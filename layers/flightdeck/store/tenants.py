@@ -13,7 +13,7 @@ from typing import Literal
 from flightdeck.store.db import Connection
 
 Role = Literal["viewer", "operator", "admin"]
-TOKEN_PREFIX = "fd"
+TOKEN_PREFIX = "fd"  # noqa: S105 - the visible prefix of every token, not a secret
 
 
 @dataclass(frozen=True)

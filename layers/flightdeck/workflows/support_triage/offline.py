@@ -45,14 +45,14 @@ def draft(v: Mapping[str, Any]) -> BaseModel:
         title, _, body = context[0].partition(": ")
         first = body.split(". ")[0].rstrip(".")
         reply = (
-            f"Hello, thank you for contacting us about \"{v['subject']}\". {first}. "
-            f"You can read more in our guide \"{title}\". Reply to this message if anything "
+            f'Hello, thank you for contacting us about "{v["subject"]}". {first}. '
+            f'You can read more in our guide "{title}". Reply to this message if anything '
             "is still unclear."
         )
         confidence = min(0.95, 0.6 + 0.12 * len(context))
     else:
         reply = (
-            f"Hello, thank you for contacting us about \"{v['subject']}\". A member of our team "
+            f'Hello, thank you for contacting us about "{v["subject"]}". A member of our team '
             "is looking into it and will get back to you shortly."
         )
         confidence = 0.4

@@ -1,0 +1,144 @@
+"""The dev stack as `make dev` starts it, used over HTTP as a new user would: paste the printed
+curl, approve, see the run succeed; stop with Ctrl-C; start again on the same data."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import free_port, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class DevStack:
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.api_port = free_port()
+        self.aws_port = free_port()
+        self.log = data_dir / "dev.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> DevStack:
+        env = {
+            **os.environ,
+            "FLIGHTDECK_API_PORT": str(self.api_port),
+            "FLIGHTDECK_AWS_PORT": str(self.aws_port),
+        }
+        for name in list(env):
+            if name.startswith("FLIGHTDECK_") and name not in (
+                "FLIGHTDECK_API_PORT",
+                "FLIGHTDECK_AWS_PORT",
+            ):
+                del env[name]
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "flightdeck.local.dev", "--data-dir", str(self.data_dir)],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+        wait_for(self._ready, timeout=120, every=0.2)
+        return self
+
+    def _ready(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError(f"dev stack exited early:\n{self.output()}")
+        try:
+            return httpx.get(f"{self.api_base}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def credentials(self) -> dict[str, Any]:
+        return json.loads((self.data_dir / "dev-credentials.json").read_text())  # type: ignore[no-any-return]
+
+    def interrupt(self) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGINT)
+        return self.process.wait(timeout=60)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[DevStack]:
+    dev = DevStack(tmp_path / "fd").start()
+    yield dev
+    dev.kill()
+
+
+def printed_curl(output: str) -> str:
+    match = re.search(r"paste into a shell\):\n\n(.*?)\n\nThen look", output, re.S)
+    assert match, output
+    return match.group(1)
+
+
+def test_signed_webhook_to_succeeded_run(stack: DevStack) -> None:
+    creds = stack.credentials()
+    assert set(creds) >= {"api_base", "tenant_id", "api_token", "webhook_secret"}
+    assert creds["api_base"] == stack.api_base
+    headers = {"authorization": f"Bearer {creds['api_token']}"}
+
+    # When the user pastes the printed curl into a shell
+    sent = subprocess.run(
+        ["bash", "-c", printed_curl(stack.output())], capture_output=True, text=True, check=True
+    )
+    accepted = json.loads(sent.stdout)
+    run_id = accepted["run_id"]
+
+    # Then the run waits for approval; approving it through the API finishes it
+    pending = wait_for(
+        lambda: httpx.get(
+            f"{stack.api_base}/v1/approvals", params={"status": "pending"}, headers=headers
+        ).json()
+    )
+    assert pending[0]["run_id"] == run_id
+    time.sleep(0.2)
+    decision = httpx.post(
+        f"{stack.api_base}/v1/approvals/{pending[0]['id']}/decision",
+        json={"decision": "approve"},
+        headers=headers,
+    )
+    assert decision.status_code == 200, decision.text
+
+    def finished() -> Any:
+        run = httpx.get(f"{stack.api_base}/v1/runs/{run_id}", headers=headers).json()
+        return run if run["status"] in ("succeeded", "failed") else None
+
+    run = wait_for(finished, timeout=60, every=0.2)
+    assert run["status"] == "succeeded"
+    nodes = [e for e in run["events"] if e["type"] == "node.succeeded"]
+    assert [e["node"] for e in nodes] == ["plan", "retrieve", "decide", "act", "reflect"]
+    assert all(e["duration_ms"] > 0 for e in nodes)
+    assert run["approvals"][0]["status"] == "approved"
+
+    # Ctrl-C stops it cleanly; started again on the same data, the run and token are still there
+    assert stack.interrupt() == 0
+    assert "flightdeck: stopping" in stack.output()
+    stack.start()
+    assert stack.credentials()["api_token"] == creds["api_token"]
+    again = httpx.get(f"{stack.api_base}/v1/runs/{run_id}", headers=headers).json()
+    assert again["status"] == "succeeded"
