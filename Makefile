@@ -44,8 +44,5 @@ bench: install ## speed figures beside a baseline measured in the same run
 clean:
 	rm -rf $(VENV) .flightdeck build cdk.out .pytest_cache .mypy_cache .ruff_cache
 
--include make/cdk.mk
-
-# Until the CDK fragment provides it, the infra tier is whatever tests/infra holds.
-test-infra: install
-	$(PYTEST) tests/infra
+# CDK: layers, synth, deploy, LocalStack and the infrastructure test tier.
+include make/cdk.mk

@@ -128,6 +128,29 @@ class Platform:
         sfn = self.services.sfn
         return str(sfn.describe_execution(executionArn=f"{arn}:{run.execution_name}")["status"])
 
+    def park(self, workflow: str, payload: dict[str, Any]) -> uuid.UUID:
+        """A queued run with no execution: the test drives the node runner itself."""
+        from flightdeck.engine.runs import canonical_sha256
+        from flightdeck.store import runs
+
+        wf = self.services.registry.get(workflow)
+        trigger = wf.parse_trigger(payload)
+        with self.services.connection() as c, c.transaction():
+            run, _ = runs.insert_run(
+                c,
+                run_id=uuid.uuid4(),
+                tenant_id=self.tenant_id,
+                workflow=workflow,
+                workflow_version=wf.manifest.version,
+                idempotency_key=f"parked-{uuid.uuid4()}",
+                trigger_source="api",
+                trigger_payload=trigger,
+                trigger_ref=None,
+                trigger_sha256=canonical_sha256(trigger),
+                execution_name="manual",
+            )
+        return run.id  # type: ignore[no-any-return]
+
     def start(self, workflow: str, payload: dict[str, Any], key: str | None = None) -> uuid.UUID:
         started = self.services.runs.start(
             tenant_id=self.tenant_id,

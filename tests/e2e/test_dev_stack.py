@@ -77,8 +77,13 @@ class DevStack:
         self.process.send_signal(signal.SIGINT)
         return self.process.wait(timeout=60)
 
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
+    def stop(self) -> None:
+        """Stop as a user would (Ctrl-C); kill only if that does not work."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        try:
+            self.interrupt()
+        except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
 
@@ -87,7 +92,41 @@ class DevStack:
 def stack(tmp_path: Path) -> Iterator[DevStack]:
     dev = DevStack(tmp_path / "fd").start()
     yield dev
-    dev.kill()
+    dev.stop()
+
+
+def test_terminate_stops_everything_it_started(stack: DevStack) -> None:
+    assert stack.process is not None
+    stack.process.terminate()
+    assert stack.process.wait(timeout=60) == 0
+    assert "flightdeck: stopping" in stack.output()
+    assert not (stack.data_dir / "pgdata" / "postmaster.pid").exists()
+
+
+def test_busy_port_is_reported_not_hung(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        busy = holder.getsockname()[1]
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "flightdeck.local.dev",
+                "--data-dir",
+                str(tmp_path),
+                "--aws-port",
+                str(busy),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 2
+    assert f"port {busy} for the AWS emulator is in use" in result.stderr
 
 
 def printed_curl(output: str) -> str:
@@ -135,9 +174,11 @@ def test_signed_webhook_to_succeeded_run(stack: DevStack) -> None:
     assert all(e["duration_ms"] > 0 for e in nodes)
     assert run["approvals"][0]["status"] == "approved"
 
-    # Ctrl-C stops it cleanly; started again on the same data, the run and token are still there
+    # Ctrl-C stops it cleanly, Postgres included; started again on the same data, the run and
+    # the token are still there
     assert stack.interrupt() == 0
     assert "flightdeck: stopping" in stack.output()
+    assert not (stack.data_dir / "pgdata" / "postmaster.pid").exists()
     stack.start()
     assert stack.credentials()["api_token"] == creds["api_token"]
     again = httpx.get(f"{stack.api_base}/v1/runs/{run_id}", headers=headers).json()

@@ -78,15 +78,6 @@ def _request(run_id: uuid.UUID, node: str, entered: str = "t0", attempt: int = 0
     )
 
 
-def _queued_run(platform: Platform) -> uuid.UUID:
-    # A run whose execution is stopped at once, so the test drives the runner by hand.
-    run_id = platform.start("broken", {"order": "B-1"})
-    run = platform.run(run_id)
-    arn = platform.machines["broken"].replace(":stateMachine:", ":execution:")
-    platform.services.sfn.stop_execution(executionArn=f"{arn}:{run.execution_name}")
-    return run_id
-
-
 def test_a_retried_invocation_of_the_same_state_entry_does_not_run_the_node_again(
     platform: Platform,
 ) -> None:
@@ -112,7 +103,7 @@ def platform_invocation(platform: Platform, event_id: int) -> str:
 
 
 def test_asking_for_a_node_langgraph_does_not_have_next_is_refused(platform: Platform) -> None:
-    run_id = _queued_run(platform)
+    run_id = platform.park("broken", {"order": "B-1"})
     runner = platform.services.runner
 
     with pytest.raises(NodeMismatchError, match="first node is 'check'"):

@@ -18,7 +18,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from flightdeck.engine.compiler import END, INTERRUPT
+from flightdeck.engine.compiler import END, INTERRUPT, analyse
 from flightdeck.engine.context import NodeContext
 from flightdeck.engine.registry import Registry
 from flightdeck.engine.stores import PostgresEffects, PostgresKnowledge, PostgresOutcomes
@@ -144,8 +144,6 @@ class NodeRunner:
     def next_node(self, conn: Connection, run: runs.Run) -> str | None:
         """The node LangGraph would run next for `run`, or None when the thread has ended.
         A run that never started answers its entry node."""
-        from flightdeck.engine.compiler import analyse
-
         workflow = self._registry.get(run.workflow)
         snapshot = self.compiled(conn, workflow).get_state(thread_config(run.id))
         if not snapshot.values and not snapshot.next:
@@ -221,12 +219,17 @@ class NodeRunner:
     ) -> StepResult:
         from langgraph.types import Command
 
+        # One step of a run at a time, even if two executions ask at once (a resume racing
+        # the execution it replaces): the second one then sees the first one's checkpoint.
+        locked = runs.lock_run(conn, run.id)
+        if locked is None or locked.status in runs.TERMINAL:
+            raise RunNotActiveError(f"run {run.id} is {locked.status if locked else 'gone'}")
         graph = self.compiled(conn, workflow)
         config = thread_config(run.id)
         snapshot = graph.get_state(config)
         node_input: Any
         if not snapshot.values and not snapshot.next:
-            entry = self.next_node(conn, run)
+            entry = analyse(workflow)[0]
             if request.node != entry:
                 raise NodeMismatchError(
                     f"run {run.id} has not started; its first node is {entry!r}, "

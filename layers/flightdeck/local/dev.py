@@ -13,6 +13,8 @@ import base64
 import json
 import os
 import shlex
+import signal
+import socket
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -102,8 +104,30 @@ def resume_unfinished(svc: Any) -> list[str]:
     return resumed
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def port_free(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    for name, port in (("API", args.api_port), ("AWS emulator", args.aws_port)):
+        if not port_free(args.host, port):
+            print(
+                f"flightdeck: port {port} for the {name} is in use on {args.host}; stop what "
+                "holds it or choose another with FLIGHTDECK_API_PORT / FLIGHTDECK_AWS_PORT",
+                file=sys.stderr,
+            )
+            return 2
     data_dir = Path(args.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     prefix = "flightdeck-"
@@ -158,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
 
         from flightdeck.api.app import create_app
 
+        # uvicorn shuts down on SIGTERM, then re-raises it to the previous handler: make that
+        # one end like Ctrl-C, so everything below is stopped in order.
+        signal.signal(signal.SIGTERM, _interrupt)
         uvicorn.run(create_app(), host=args.host, port=args.api_port, log_level="warning")
     except KeyboardInterrupt:
         pass

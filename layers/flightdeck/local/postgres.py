@@ -18,12 +18,12 @@ class EmbeddedPostgres:
         self._server: Any = None
 
     def start(self) -> EmbeddedPostgres:
-        import pgserver
-
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with warnings.catch_warnings():
             # pgserver asks platformdirs for a runtime dir it does not need.
             warnings.simplefilter("ignore")
+            import pgserver
+
             self._server = pgserver.get_server(self.data_dir, cleanup_mode="stop")
         return self
 

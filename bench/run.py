@@ -1,0 +1,246 @@
+"""Speed figures for the workflow engine, each printed beside a baseline measured in the same
+run on the same machine (absolute numbers on a shared machine mean little; ratios travel).
+
+    make bench            # or: .venv/bin/python bench/run.py [--runs N] [--steps N]
+
+Figures:
+- cold import of the node-runner and API handler modules (fresh interpreter each time),
+  against a fresh interpreter importing nothing;
+- one node step through the node runner (checkpoint load + node + checkpoint save + events),
+  against the same node under plain LangGraph with an in-memory checkpointer;
+- one full support_triage run through Step Functions in the emulator (webhook to succeeded,
+  approval included), against the same graph under plain `graph.invoke`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def report(name: str, values: list[float], baseline: list[float], unit: str = "ms") -> None:
+    p50, p95 = statistics.median(values), percentile(values, 0.95)
+    b50, b95 = statistics.median(baseline), percentile(baseline, 0.95)
+    print(
+        f"{name:<44} p50 {p50:8.2f} {unit}  p95 {p95:8.2f} {unit}   "
+        f"baseline p50 {b50:8.2f} {unit}  p95 {b95:8.2f} {unit}   ratio {p50 / b50:6.2f}x"
+    )
+
+
+def import_time(module: str) -> float:
+    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+    if not module:
+        code = "import time; t = time.perf_counter(); print(time.perf_counter() - t)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return float(out.stdout.strip()) * 1000
+
+
+def bench_imports(repeat: int) -> None:
+    baseline = [import_time("json") for _ in range(repeat)]
+    for module in ("functions.node_runner.handler", "functions.api.handler"):
+        report(f"import {module}", [import_time(module) for _ in range(repeat)], baseline)
+
+
+def bench_engine(runs: int, steps: int) -> None:
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.types import Command
+
+    from flightdeck.engine.context import MemoryEffects, MemoryOutcomes, NodeContext
+    from flightdeck.engine.runner import StepRequest
+    from flightdeck.engine.stores import PostgresKnowledge
+    from flightdeck.local.dev import SAMPLE_TICKET, configure_environment
+    from flightdeck.local.emulator import Emulator
+    from flightdeck.local.postgres import EmbeddedPostgres
+    from flightdeck.local.seed import seed_demo
+    from flightdeck.services import reset_services, services
+    from flightdeck.store.migrate import migrate
+    from tests.conftest import free_port
+
+    with tempfile.TemporaryDirectory(prefix="fd-bench-") as tmp:
+        pg = EmbeddedPostgres(Path(tmp) / "pg").start()
+        emulator = Emulator(port=free_port()).start()
+        try:
+            configure_environment(pg.ensure_database("bench"), emulator, Path(tmp), "bench-")
+            reset_services()
+            svc = services()
+            with svc.connection() as c:
+                migrate(c)
+            machines = emulator.deploy(svc.registry, prefix="bench-", bucket="bench-artifacts")
+            assert "support_triage" in machines
+            with svc.connection() as c:
+                creds = seed_demo(c, svc.registry)
+            tenant = uuid.UUID(creds.tenant_id)
+            workflow = svc.registry.get("support_triage")
+            trigger = workflow.parse_trigger(SAMPLE_TICKET)
+
+            # Full runs through Step Functions, approval included.
+            full: list[float] = []
+            for i in range(runs):
+                started = time.perf_counter()
+                run_id = svc.runs.start(
+                    tenant_id=tenant,
+                    workflow_name="support_triage",
+                    payload={**SAMPLE_TICKET, "ticket_id": f"B-{i}"},
+                    idempotency_key=f"bench-{i}",
+                    source="api",
+                ).run.id
+                approval = _wait(lambda r=run_id: _pending(svc, r))
+                svc.approvals.decide(
+                    tenant_id=tenant,
+                    approval_id=approval.id,
+                    decision="approve",
+                    payload=None,
+                    decided_by="bench",
+                )
+                _wait(lambda r=run_id: _status(svc, r) == "succeeded")
+                full.append((time.perf_counter() - started) * 1000)
+
+            # The same graph under plain LangGraph, in memory.
+            plain: list[float] = []
+            with svc.connection() as c:
+                graph = workflow.graph.compile(checkpointer=InMemorySaver())
+                for i in range(runs):
+                    context = NodeContext(
+                        tenant_id=tenant,
+                        run_id=uuid.uuid4(),
+                        run_created_at=runs_now(),
+                        manifest=workflow.manifest,
+                        model=svc.model,
+                        knowledge=PostgresKnowledge(c, tenant),
+                        effects=MemoryEffects(),
+                        outcomes=MemoryOutcomes(),
+                    )
+                    config: Any = {"configurable": {"thread_id": f"plain-{i}"}}
+                    started = time.perf_counter()
+                    graph.invoke(workflow.initial_state(trigger), config, context=context)
+                    graph.invoke(Command(resume={"decision": "approve"}), config, context=context)
+                    plain.append((time.perf_counter() - started) * 1000)
+            report("support_triage run, Step Functions (emulated)", full, plain)
+
+            # One node step: the runner on `retrieve` of runs created for it, stopped before
+            # Step Functions reaches them, against plain LangGraph running the same node.
+            step: list[float] = []
+            for i in range(steps):
+                run_id = _parked_run(svc, tenant, i)
+                svc.runner.run(StepRequest(run_id, "support_triage", "plan", 0, "bench", f"p{i}"))
+                started = time.perf_counter()
+                svc.runner.run(
+                    StepRequest(run_id, "support_triage", "retrieve", 0, "bench", f"r{i}")
+                )
+                step.append((time.perf_counter() - started) * 1000)
+            plain_step: list[float] = []
+            with svc.connection() as c:
+                graph = workflow.graph.compile(checkpointer=InMemorySaver())
+                for i in range(steps):
+                    context = NodeContext(
+                        tenant_id=tenant,
+                        run_id=uuid.uuid4(),
+                        run_created_at=runs_now(),
+                        manifest=workflow.manifest,
+                        model=svc.model,
+                        knowledge=PostgresKnowledge(c, tenant),
+                        effects=MemoryEffects(),
+                        outcomes=MemoryOutcomes(),
+                    )
+                    config = {"configurable": {"thread_id": f"step-{i}"}}
+                    graph.invoke(
+                        workflow.initial_state(trigger),
+                        config,
+                        context=context,
+                        interrupt_after="*",
+                    )
+                    started = time.perf_counter()
+                    graph.invoke(None, config, context=context, interrupt_after="*")
+                    plain_step.append((time.perf_counter() - started) * 1000)
+            report("one node step (retrieve) via node runner", step, plain_step)
+        finally:
+            reset_services()
+            emulator.stop()
+            pg.stop()
+
+
+def runs_now() -> Any:
+    from flightdeck.engine.context import utcnow
+
+    return utcnow()
+
+
+def _parked_run(svc: Any, tenant: uuid.UUID, i: int) -> uuid.UUID:
+    """A run whose execution is stopped at once, so the bench drives the runner itself."""
+    from flightdeck.engine.runs import canonical_sha256
+    from flightdeck.local.dev import SAMPLE_TICKET
+    from flightdeck.store import runs
+
+    trigger = {**SAMPLE_TICKET, "ticket_id": f"S-{i}", "channel": "email"}
+    with svc.connection() as c, c.transaction():
+        run, _ = runs.insert_run(
+            c,
+            run_id=uuid.uuid4(),
+            tenant_id=tenant,
+            workflow="support_triage",
+            workflow_version="bench",
+            idempotency_key=f"step-{i}",
+            trigger_source="api",
+            trigger_payload=trigger,
+            trigger_ref=None,
+            trigger_sha256=canonical_sha256(trigger),
+            execution_name=f"bench-{i}",
+        )
+    return run.id
+
+
+def _pending(svc: Any, run_id: uuid.UUID) -> Any:
+    from flightdeck.store import approvals
+
+    with svc.connection() as c:
+        found = [a for a in approvals.list_for_run(c, run_id) if a.status == "pending"]
+    return found[0] if found and found[0].has_token else None
+
+
+def _status(svc: Any, run_id: uuid.UUID) -> str:
+    from flightdeck.store import runs
+
+    with svc.connection() as c:
+        run = runs.get_run(c, run_id)
+    return run.status if run else ""
+
+
+def _wait(predicate: Any, timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.005)
+    raise TimeoutError("benchmark run did not finish")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--imports", type=int, default=7)
+    args = parser.parse_args()
+    bench_imports(args.imports)
+    bench_engine(args.runs, args.steps)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,13 @@
+"""Applies the schema migrations; run by a CDK trigger at deploy, after the database exists."""
+
+from typing import Any
+
+from flightdeck.settings import get_settings
+from flightdeck.store.db import connect, resolve_database_url
+from flightdeck.store.migrate import migrate
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    with connect(resolve_database_url(get_settings())) as conn:
+        applied = migrate(conn)
+    return {"applied": applied}

@@ -1,0 +1,149 @@
+"""What differs between stages, read from CDK context (`-c stage=dev -c prefix=alice`).
+
+Stages are `dev` (one stack set per engineer, named by a prefix, cheap and disposable),
+`staging` and `prod` (shared, retained, highly available). Synthesis reads nothing but context:
+no AWS credentials, no git, no Docker.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_logs as logs
+
+from flightdeck.settings import Stage as RuntimeStage
+
+DeployStage = Literal["dev", "staging", "prod"]
+STAGES: tuple[DeployStage, ...] = ("dev", "staging", "prod")
+_PREFIX = re.compile(r"^[a-z][a-z0-9]{0,11}$")
+
+
+class ConfigError(ValueError):
+    """The context asks for something the app cannot build."""
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    stage: DeployStage
+    # The engineer's prefix in `dev` ("alice" -> stacks flightdeck-dev-alice-*); empty otherwise.
+    prefix: str
+    runtime_stage: RuntimeStage
+    retain: bool
+    nat_gateways: int
+    db_instance_type: ec2.InstanceType
+    db_multi_az: bool
+    db_allocated_gb: int
+    db_backup_days: int
+    # Alarm when the database holds more connections than this (about 80% of max_connections).
+    db_connection_alarm: int
+    api_rate_limit: int
+    api_burst_limit: int
+    max_body_bytes: int
+    log_retention: logs.RetentionDays
+    workflow_packages: str = "flightdeck.workflows"
+    alarm_email: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The base of every stack and resource name of this stage."""
+        return "-".join(p for p in ("flightdeck", self.stage, self.prefix) if p)
+
+    @property
+    def removal_policy(self) -> RemovalPolicy:
+        return RemovalPolicy.RETAIN if self.retain else RemovalPolicy.DESTROY
+
+    def stack_name(self, part: str) -> str:
+        return f"{self.name}-{part}"
+
+    @property
+    def state_machine_prefix(self) -> str:
+        """State machines are named `<prefix><workflow>`; the runtime rebuilds ARNs from it."""
+        return f"{self.name}-"
+
+
+def _default_prefix() -> str:
+    user = re.sub(r"[^a-z0-9]", "", getpass.getuser().lower())
+    return (user if user[:1].isalpha() else f"u{user}")[:12] or "dev"
+
+
+def stage_config(context: dict[str, Any]) -> StageConfig:
+    """The configuration for the stage named in `context` (keys: stage, prefix, alarm_email)."""
+    stage = str(context.get("stage") or "dev")
+    if stage not in STAGES:
+        raise ConfigError(f"stage must be one of {', '.join(STAGES)}; got {stage!r}")
+    prefix = str(context.get("prefix") or "")
+    if stage == "dev":
+        prefix = prefix or _default_prefix()
+        if not _PREFIX.match(prefix):
+            raise ConfigError(f"prefix must match {_PREFIX.pattern}; got {prefix!r}")
+    elif prefix:
+        raise ConfigError(f"{stage} is shared: it takes no per-engineer prefix")
+    alarm_email = context.get("alarm_email") or None
+    common: dict[str, Any] = {"prefix": prefix, "alarm_email": alarm_email}
+    if stage == "prod":
+        return StageConfig(
+            stage="prod",
+            runtime_stage="prod",
+            retain=True,
+            nat_gateways=2,
+            db_instance_type=ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.MEDIUM),
+            db_multi_az=True,
+            db_allocated_gb=50,
+            db_backup_days=14,
+            db_connection_alarm=300,
+            api_rate_limit=200,
+            api_burst_limit=400,
+            max_body_bytes=256 * 1024,
+            log_retention=logs.RetentionDays.THREE_MONTHS,
+            **common,
+        )
+    if stage == "staging":
+        return StageConfig(
+            stage="staging",
+            runtime_stage="staging",
+            retain=True,
+            nat_gateways=1,
+            db_instance_type=ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.SMALL),
+            db_multi_az=False,
+            db_allocated_gb=20,
+            db_backup_days=7,
+            db_connection_alarm=150,
+            api_rate_limit=50,
+            api_burst_limit=100,
+            max_body_bytes=256 * 1024,
+            log_retention=logs.RetentionDays.ONE_MONTH,
+            **common,
+        )
+    return StageConfig(
+        stage="dev",
+        runtime_stage="development",
+        retain=False,
+        nat_gateways=1,
+        db_instance_type=ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.MICRO),
+        db_multi_az=False,
+        db_allocated_gb=20,
+        db_backup_days=1,
+        db_connection_alarm=70,
+        api_rate_limit=20,
+        api_burst_limit=40,
+        max_body_bytes=256 * 1024,
+        log_retention=logs.RetentionDays.ONE_WEEK,
+        **common,
+    )
+
+
+def cdk_json_context(root: Path) -> dict[str, Any]:
+    """The context in cdk.json (feature flags, default stage).
+
+    The `cdk` CLI passes it to the app; `python app.py` and the tests read it here, so every
+    way of synthesizing builds the same templates.
+    """
+    with (root / "cdk.json").open() as f:
+        return dict(json.load(f).get("context", {}))

@@ -1,0 +1,192 @@
+"""Observability: one CloudWatch dashboard and the alarms an operator acts on, sent to one
+encrypted SNS topic (subscribe an email with `-c alarm_email=...`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aws_cdk import (
+    Duration,
+    Stack,
+)
+from aws_cdk import (
+    aws_apigateway as apigw,
+)
+from aws_cdk import (
+    aws_cloudwatch as cw,
+)
+from aws_cdk import (
+    aws_cloudwatch_actions as cw_actions,
+)
+from aws_cdk import (
+    aws_kms as kms,
+)
+from aws_cdk import (
+    aws_lambda as lambda_,
+)
+from aws_cdk import (
+    aws_rds as rds,
+)
+from aws_cdk import (
+    aws_sns as sns,
+)
+from aws_cdk import (
+    aws_sns_subscriptions as subscriptions,
+)
+from aws_cdk import (
+    aws_stepfunctions as sfn,
+)
+from constructs import Construct
+
+from flightdeck.engine.workflow import Workflow
+from stacks.config import StageConfig
+
+# The age of the oldest undecided approval, emitted by the platform as an EMF metric.
+METRIC_NAMESPACE = "Flightdeck"
+OLDEST_PENDING_APPROVAL = "OldestPendingApprovalAgeSeconds"
+STAGE_DIMENSION = "Stage"
+PERIOD = Duration.minutes(5)
+
+
+@dataclass(frozen=True)
+class Watched:
+    """What the observability stack watches, from the other stacks."""
+
+    workflows: Mapping[str, Workflow]
+    state_machines: Mapping[str, sfn.StateMachine]
+    functions: Mapping[str, lambda_.IFunction]
+    api: apigw.RestApi
+    database: rds.DatabaseInstance
+
+
+class ObservabilityStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StageConfig,
+        watched: Watched,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.topic = sns.Topic(
+            self,
+            "Alarms",
+            display_name=f"{config.name} alarms",
+            master_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
+            enforce_ssl=True,
+        )
+        if config.alarm_email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
+        self.alarms: list[cw.Alarm] = []
+        self.dashboard = cw.Dashboard(
+            self, "Dashboard", dashboard_name=config.name, default_interval=Duration.hours(6)
+        )
+
+        runs: list[cw.IWidget] = []
+        for name, machine in watched.state_machines.items():
+            failed = machine.metric_failed(period=PERIOD, statistic="Sum")
+            self._alarm(f"{name}FailedRuns", f"Runs of {name} failed", failed, threshold=1)
+            timed_out = machine.metric_timed_out(period=PERIOD, statistic="Sum")
+            runs.append(
+                cw.GraphWidget(
+                    title=f"{name}: runs",
+                    left=[
+                        machine.metric_started(period=PERIOD, statistic="Sum"),
+                        machine.metric_succeeded(period=PERIOD, statistic="Sum"),
+                        failed,
+                        timed_out,
+                    ],
+                    width=12,
+                )
+            )
+
+        oldest = cw.Metric(
+            namespace=METRIC_NAMESPACE,
+            metric_name=OLDEST_PENDING_APPROVAL,
+            dimensions_map={STAGE_DIMENSION: config.runtime_stage},
+            statistic="Maximum",
+            period=PERIOD,
+        )
+        self._alarm(
+            "OldestPendingApproval",
+            "An approval has waited for more than half of its workflow's shortest timeout",
+            oldest,
+            threshold=_approval_alarm_seconds(watched.workflows.values()),
+        )
+
+        functions: list[cw.IWidget] = []
+        for name, function in watched.functions.items():
+            errors = function.metric_errors(period=PERIOD, statistic="Sum")
+            throttles = function.metric_throttles(period=PERIOD, statistic="Sum")
+            # Nodes raise transient errors that Step Functions retries: alarm on a burst.
+            self._alarm(f"{name}Errors", f"{name} function errors", errors, threshold=5)
+            self._alarm(f"{name}Throttles", f"{name} function throttled", throttles, threshold=1)
+            functions.append(
+                cw.GraphWidget(
+                    title=f"{name}",
+                    left=[errors, throttles],
+                    right=[function.metric_duration(period=PERIOD, statistic="p95")],
+                    width=8,
+                )
+            )
+
+        connections = watched.database.metric_database_connections(
+            period=PERIOD, statistic="Maximum"
+        )
+        self._alarm(
+            "DatabaseConnections",
+            "The database is close to its connection limit",
+            connections,
+            threshold=config.db_connection_alarm,
+        )
+        server_errors = watched.api.metric_server_error(period=PERIOD, statistic="Sum")
+        # The API answers problem+json for bad input: any 5xx is a bug or an outage.
+        self._alarm("Api5xx", "The API answered 5xx", server_errors, threshold=1)
+
+        self.dashboard.add_widgets(
+            cw.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24, height=4)
+        )
+        self.dashboard.add_widgets(*runs)
+        self.dashboard.add_widgets(
+            cw.GraphWidget(title="Oldest pending approval (s)", left=[oldest], width=8),
+            cw.GraphWidget(title="Database connections", left=[connections], width=8),
+            cw.GraphWidget(
+                title="API",
+                left=[
+                    watched.api.metric_count(period=PERIOD, statistic="Sum"),
+                    watched.api.metric_client_error(period=PERIOD, statistic="Sum"),
+                    server_errors,
+                ],
+                right=[watched.api.metric_latency(period=PERIOD, statistic="p95")],
+                width=8,
+            ),
+        )
+        self.dashboard.add_widgets(*functions)
+
+    def _alarm(
+        self, construct_id: str, description: str, metric: cw.IMetric, *, threshold: float
+    ) -> None:
+        alarm = cw.Alarm(
+            self,
+            construct_id,
+            alarm_description=description,
+            metric=metric,
+            threshold=threshold,
+            evaluation_periods=1,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
+        alarm.add_ok_action(cw_actions.SnsAction(self.topic))
+        self.alarms.append(alarm)
+
+
+def _approval_alarm_seconds(workflows: Any) -> float:
+    timeouts = [
+        w.manifest.approval.timeout_seconds for w in workflows if w.manifest.approval is not None
+    ]
+    return min(timeouts) / 2 if timeouts else 3600.0

@@ -1,0 +1,134 @@
+"""How every Flightdeck Lambda is built: Python 3.12 on arm64, the same two layers (third-party
+dependencies, the core package), the same handler code asset, tracing on, logs retained.
+
+Each stack makes its own layer versions from the shared assets rather than importing another
+stack's: an exported layer ARN would block every layer update (CloudFormation refuses to change
+an export that another stack imports). The assets are content-hashed, so they upload once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import Aws, Duration
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from flightdeck.settings import EnvVar
+from stacks import nag
+from stacks.config import StageConfig
+
+RUNTIME = lambda_.Runtime.PYTHON_3_12
+ARCHITECTURE = lambda_.Architecture.ARM_64
+
+
+@dataclass(frozen=True)
+class AssetPaths:
+    """Directories built by `scripts/build_layers.py` (or small stand-ins in tests)."""
+
+    deps: Path
+    core: Path
+    code: Path
+
+
+@dataclass(frozen=True)
+class Network:
+    """Where functions that reach the database run."""
+
+    vpc: ec2.IVpc
+    subnets: ec2.SubnetSelection
+    security_group: ec2.ISecurityGroup
+
+
+def state_machine_arn_prefix(config: StageConfig) -> str:
+    """The ARN of this stage's state machines minus the workflow name (region/account tokens)."""
+    return (
+        f"arn:{Aws.PARTITION}:states:{Aws.REGION}:{Aws.ACCOUNT_ID}:stateMachine:"
+        f"{config.state_machine_prefix}"
+    )
+
+
+def base_environment(
+    config: StageConfig, *, database_secret_arn: str, artifact_bucket: str
+) -> dict[str, str]:
+    """The settings every function reads (see `flightdeck.settings.Settings`)."""
+    return {
+        EnvVar.STAGE: config.runtime_stage,
+        EnvVar.DATABASE_SECRET_ARN: database_secret_arn,
+        EnvVar.ARTIFACT_BUCKET: artifact_bucket,
+        EnvVar.STATE_MACHINE_ARN_PREFIX: state_machine_arn_prefix(config),
+        EnvVar.AWS_REGION: Aws.REGION,
+        EnvVar.WORKFLOW_PACKAGES: config.workflow_packages,
+    }
+
+
+class FunctionFactory(Construct):
+    """The layers of one stack, and functions built on them."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, assets: AssetPaths, config: StageConfig
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._config = config
+        self.code = lambda_.Code.from_asset(str(assets.code))
+        self.deps = lambda_.LayerVersion(
+            self,
+            "Deps",
+            code=lambda_.Code.from_asset(str(assets.deps)),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            description="Flightdeck third-party dependencies (requirements/layer.txt)",
+        )
+        self.core = lambda_.LayerVersion(
+            self,
+            "Core",
+            code=lambda_.Code.from_asset(str(assets.core)),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            description="Flightdeck core package (layers/flightdeck)",
+        )
+
+    def function(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        handler: str,
+        description: str,
+        environment: Mapping[str, str],
+        network: Network,
+        timeout: Duration | None = None,
+        memory_mb: int = 512,
+        layers: Sequence[lambda_.ILayerVersion] = (),
+    ) -> lambda_.Function:
+        log_group = logs.LogGroup(
+            scope,
+            f"{construct_id}Logs",
+            retention=self._config.log_retention,
+            removal_policy=self._config.removal_policy,
+        )
+        function = lambda_.Function(
+            scope,
+            construct_id,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=handler,
+            code=self.code,
+            layers=[self.deps, self.core, *layers],
+            description=description,
+            # Plain str keys: jsii would try to marshal an enum member as a jsii enum.
+            environment={str(name): value for name, value in environment.items()},
+            timeout=timeout or Duration.seconds(60),
+            memory_size=memory_mb,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=log_group,
+            vpc=network.vpc,
+            vpc_subnets=network.subnets,
+            security_groups=[network.security_group],
+        )
+        nag.waive(function, nag.PYTHON_312, nag.GRANT_WILDCARDS)
+        return function

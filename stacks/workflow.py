@@ -1,0 +1,231 @@
+"""Workflows: the node runner and approval/failure handlers, one Standard state machine per
+registered workflow deployed from the compiler's output, and schedules where a manifest has one.
+
+The definition is `compile_workflow(workflow)` verbatim; only the `${...}` Lambda ARN
+placeholders are filled, by CloudFormation definition substitutions.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from aws_cdk import (
+    CfnOutput,
+    Duration,
+    Stack,
+)
+from aws_cdk import (
+    aws_iam as iam,
+)
+from aws_cdk import (
+    aws_lambda as lambda_,
+)
+from aws_cdk import (
+    aws_logs as logs,
+)
+from aws_cdk import (
+    aws_scheduler as scheduler,
+)
+from aws_cdk import (
+    aws_stepfunctions as sfn,
+)
+from constructs import Construct
+
+from flightdeck.engine import compiler
+from flightdeck.engine.workflow import Workflow
+from stacks import nag
+from stacks.config import StageConfig
+from stacks.data import DataStack
+from stacks.runtime import AssetPaths, FunctionFactory, base_environment
+
+
+@dataclass(frozen=True)
+class TaskFunction:
+    """A function the compiled state machines invoke, by its ASL placeholder."""
+
+    placeholder: str
+    construct_id: str
+    handler: str
+    description: str
+    timeout: Duration
+    memory_mb: int
+    # Whether it writes large outputs to the artifact bucket (otherwise it only reads).
+    writes_artifacts: bool
+
+
+TASK_FUNCTIONS = (
+    TaskFunction(
+        compiler.NODE_RUNNER,
+        "NodeRunner",
+        "functions.node_runner.handler.handler",
+        "Runs one node of one run against the Postgres checkpointer",
+        Duration.minutes(5),
+        1024,
+        writes_artifacts=True,
+    ),
+    TaskFunction(
+        compiler.APPROVAL_REQUEST,
+        "ApprovalRequest",
+        "functions.approval_request.handler.handler",
+        "Stores the task token of a pending approval",
+        Duration.seconds(30),
+        512,
+        writes_artifacts=False,
+    ),
+    TaskFunction(
+        compiler.APPROVAL_TIMEOUT,
+        "ApprovalTimeout",
+        "functions.approval_timeout.handler.handler",
+        "Applies an approval policy's default action when nobody decided in time",
+        Duration.seconds(30),
+        512,
+        writes_artifacts=False,
+    ),
+    TaskFunction(
+        compiler.RUN_FAILED,
+        "RunFailed",
+        "functions.run_failed.handler.handler",
+        "Records a failed run's reason",
+        Duration.seconds(30),
+        512,
+        writes_artifacts=False,
+    ),
+)
+
+
+def definition_string(workflow: Workflow) -> str:
+    """What the state machine's DefinitionString holds: the compiler's output as JSON."""
+    return json.dumps(compiler.compile_workflow(workflow))
+
+
+class WorkflowStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StageConfig,
+        assets: AssetPaths,
+        data: DataStack,
+        workflows: Iterable[Workflow],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        factory = FunctionFactory(self, "Runtime", assets=assets, config=config)
+        environment = base_environment(
+            config,
+            database_secret_arn=data.secret.secret_arn,
+            artifact_bucket=data.artifacts.bucket_name,
+        )
+
+        self.functions: dict[str, lambda_.Function] = {}
+        for spec in TASK_FUNCTIONS:
+            function = factory.function(
+                self,
+                spec.construct_id,
+                handler=spec.handler,
+                description=spec.description,
+                environment=environment,
+                network=data.network,
+                timeout=spec.timeout,
+                memory_mb=spec.memory_mb,
+            )
+            data.secret.grant_read(function)
+            if spec.writes_artifacts:
+                data.artifacts.grant_read_write(function)
+            else:
+                data.artifacts.grant_read(function)
+            self.functions[spec.placeholder] = function
+
+        self.state_machines: dict[str, sfn.StateMachine] = {}
+        self.schedules: dict[str, scheduler.CfnSchedule] = {}
+        scheduler_role: iam.Role | None = None
+        for workflow in workflows:
+            machine = self._state_machine(config, workflow)
+            self.state_machines[workflow.name] = machine
+            if workflow.manifest.schedule:
+                if scheduler_role is None:
+                    scheduler_role = iam.Role(
+                        self,
+                        "SchedulerRole",
+                        assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com"),
+                        description="Starts scheduled workflow runs",
+                    )
+                machine.grant_start_execution(scheduler_role)
+                self.schedules[workflow.name] = self._schedule(
+                    config, workflow, machine, scheduler_role
+                )
+        nag.waive_stack(self, nag.BASIC_EXECUTION_ROLE)
+
+    def _state_machine(self, config: StageConfig, workflow: Workflow) -> sfn.StateMachine:
+        name = f"{config.state_machine_prefix}{workflow.name}"
+        log_group = logs.LogGroup(
+            self,
+            f"{workflow.name}Logs",
+            log_group_name=f"/aws/vendedlogs/states/{name}",
+            retention=config.log_retention,
+            removal_policy=config.removal_policy,
+        )
+        machine = sfn.StateMachine(
+            self,
+            f"Workflow-{workflow.name}",
+            state_machine_name=name,
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_string(definition_string(workflow)),
+            definition_substitutions={
+                placeholder: function.function_arn
+                for placeholder, function in self.functions.items()
+            },
+            # Payloads carry ids and pointers only, so execution data is safe to log.
+            logs=sfn.LogOptions(
+                destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True
+            ),
+            tracing_enabled=True,
+            removal_policy=config.removal_policy,
+        )
+        for function in self.functions.values():
+            function.grant_invoke(machine)
+        nag.waive(
+            machine,
+            nag.Waiver(
+                "AwsSolutions-IAM5",
+                "Invoking a function by ARN and any of its versions (<arn>:*) is what "
+                "grant_invoke emits; X-Ray and log delivery actions have no resource scoping.",
+            ),
+        )
+        CfnOutput(self, f"{workflow.name}StateMachineArn", value=machine.state_machine_arn)
+        return machine
+
+    def _schedule(
+        self,
+        config: StageConfig,
+        workflow: Workflow,
+        machine: sfn.StateMachine,
+        role: iam.IRole,
+    ) -> scheduler.CfnSchedule:
+        assert workflow.manifest.schedule is not None
+        return scheduler.CfnSchedule(
+            self,
+            f"{workflow.name}Schedule",
+            name=f"{config.state_machine_prefix}{workflow.name}"[:64],
+            description=f"Scheduled runs of {workflow.name}",
+            schedule_expression=workflow.manifest.schedule,
+            flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
+            target=scheduler.CfnSchedule.TargetProperty(
+                arn=machine.state_machine_arn,
+                role_arn=role.role_arn,
+                input=json.dumps(
+                    {
+                        "workflow": workflow.name,
+                        "trigger": "schedule",
+                        "scheduled_at": "<aws.scheduler.scheduled-time>",
+                    }
+                ),
+                retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
+                    maximum_retry_attempts=3, maximum_event_age_in_seconds=3600
+                ),
+            ),
+        )

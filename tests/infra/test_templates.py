@@ -1,0 +1,248 @@
+"""Template assertions: what each stack deploys, checked on the synthesized CloudFormation."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_cdk.assertions import Match
+
+from flightdeck.engine import compiler
+from flightdeck.local.emulator import FUNCTIONS
+from flightdeck.settings import EnvVar
+from tests.infra.conftest import Synthesized
+
+
+def resources(template: Any, kind: str) -> dict[str, Any]:
+    return dict(template.find_resources(kind))
+
+
+def test_every_function_runs_python_312_on_arm64(dev: Synthesized) -> None:
+    for part in ("data", "workflow", "api"):
+        functions = resources(dev.template(part), "AWS::Lambda::Function")
+        ours = {k: f for k, f in functions.items() if f["Properties"].get("Layers")}
+        assert ours, part
+        for name, function in ours.items():
+            props = function["Properties"]
+            assert props["Runtime"] == "python3.12", name
+            assert props["Architectures"] == ["arm64"], name
+            assert props["TracingConfig"] == {"Mode": "Active"}, name
+            assert props["Handler"].startswith("functions."), name
+            assert len(props["Layers"]) == 2, name
+
+
+def test_task_functions_use_the_handlers_the_emulator_dispatches(dev: Synthesized) -> None:
+    handlers = {
+        f["Properties"]["Handler"]
+        for f in resources(dev.template("workflow"), "AWS::Lambda::Function").values()
+    }
+    assert {spec.handler for spec in FUNCTIONS} <= handlers
+
+
+def test_functions_get_settings_by_the_runtime_names(dev: Synthesized) -> None:
+    template = dev.template("workflow")
+    for function in resources(template, "AWS::Lambda::Function").values():
+        variables = function["Properties"]["Environment"]["Variables"]
+        for name in (
+            EnvVar.STAGE,
+            EnvVar.DATABASE_SECRET_ARN,
+            EnvVar.ARTIFACT_BUCKET,
+            EnvVar.STATE_MACHINE_ARN_PREFIX,
+            EnvVar.AWS_REGION,
+            EnvVar.WORKFLOW_PACKAGES,
+        ):
+            assert str(name) in variables
+        assert variables[str(EnvVar.STAGE)] == "development"
+
+
+def test_state_machine_definitions_are_the_compilers_output(dev: Synthesized) -> None:
+    template = dev.template("workflow")
+    machines = resources(template, "AWS::StepFunctions::StateMachine")
+    by_name = {m["Properties"]["StateMachineName"]: m["Properties"] for m in machines.values()}
+    assert len(by_name) == len(dev.workflows) >= 1
+    for workflow in dev.workflows:
+        props = by_name[f"{dev.config.state_machine_prefix}{workflow.name}"]
+        # Given the deployed definition, when parsed, then it is exactly the compiled ASL.
+        assert json.loads(props["DefinitionString"]) == compiler.compile_workflow(workflow)
+        assert set(props["DefinitionSubstitutions"]) == set(compiler.PLACEHOLDERS)
+        assert props["StateMachineType"] == "STANDARD"
+        assert props["TracingConfiguration"] == {"Enabled": True}
+        assert props["LoggingConfiguration"]["Level"] == "ALL"
+
+
+def test_state_machine_names_match_the_runtime_arn_prefix(dev: Synthesized) -> None:
+    template = dev.template("workflow")
+    function = next(iter(resources(template, "AWS::Lambda::Function").values()))
+    prefix = function["Properties"]["Environment"]["Variables"][
+        str(EnvVar.STATE_MACHINE_ARN_PREFIX)
+    ]
+    parts = prefix["Fn::Join"][1]
+    assert parts[-1].endswith(f":stateMachine:{dev.config.state_machine_prefix}")
+    assert {"Ref": "AWS::Region"} in parts
+    assert {"Ref": "AWS::AccountId"} in parts
+
+
+def test_a_scheduled_workflow_gets_a_schedule(tmp_path: Any) -> None:
+    from dataclasses import replace
+
+    from flightdeck.engine.registry import discover
+    from tests.infra.conftest import synthesize
+
+    support = discover().get("support_triage")
+    nightly = replace(
+        support, manifest=replace(support.manifest, name="nightly", schedule="rate(1 day)")
+    )
+    synthesized = synthesize(
+        tmp_path, {"stage": "dev", "prefix": "sched"}, workflows=[support, nightly], nag=False
+    )
+    template = synthesized.template("workflow")
+    template.resource_count_is("AWS::Scheduler::Schedule", 1)
+    template.has_resource_properties(
+        "AWS::Scheduler::Schedule",
+        {"ScheduleExpression": "rate(1 day)", "FlexibleTimeWindow": {"Mode": "OFF"}},
+    )
+
+
+def test_buckets_are_kms_encrypted_private_and_tls_only(dev: Synthesized) -> None:
+    template = dev.template("data")
+    buckets = resources(template, "AWS::S3::Bucket")
+    assert len(buckets) == 3  # documents, artifacts, access logs
+    kms_buckets = 0
+    for bucket in buckets.values():
+        props = bucket["Properties"]
+        assert props["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }
+        rule = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+        if rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms":
+            kms_buckets += 1
+    assert kms_buckets == 2
+    policies = resources(template, "AWS::S3::BucketPolicy")
+    tls_denials = [
+        s
+        for p in policies.values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Deny"
+        and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+    ]
+    assert len(tls_denials) == 3
+
+
+def test_database_is_postgres_16_encrypted_private_behind_a_tls_proxy(dev: Synthesized) -> None:
+    template = dev.template("data")
+    template.has_resource_properties(
+        "AWS::RDS::DBInstance",
+        {
+            "Engine": "postgres",
+            "EngineVersion": Match.string_like_regexp(r"^16\."),
+            "StorageEncrypted": True,
+            "PubliclyAccessible": False,
+        },
+    )
+    template.has_resource_properties("AWS::RDS::DBProxy", {"RequireTLS": True})
+    template.resource_count_is("AWS::SecretsManager::RotationSchedule", 1)
+    template.has_resource_properties(
+        "AWS::RDS::DBParameterGroup", {"Parameters": Match.object_like({"rds.force_ssl": "1"})}
+    )
+
+
+def test_prod_database_is_multi_az_and_protected(prod: Synthesized) -> None:
+    prod.template("data").has_resource_properties(
+        "AWS::RDS::DBInstance", {"MultiAZ": True, "DeletionProtection": True}
+    )
+
+
+def test_functions_run_in_private_subnets_with_endpoints(dev: Synthesized) -> None:
+    template = dev.template("data")
+    endpoints = resources(template, "AWS::EC2::VPCEndpoint")
+    services = json.dumps([e["Properties"]["ServiceName"] for e in endpoints.values()])
+    for service in ("secretsmanager", "states", "bedrock-runtime", "s3"):
+        assert service in services
+    for function in resources(dev.template("workflow"), "AWS::Lambda::Function").values():
+        assert function["Properties"]["VpcConfig"]["SubnetIds"]
+
+
+def test_migrations_run_at_deploy(dev: Synthesized) -> None:
+    template = dev.template("data")
+    template.resource_count_is("Custom::Trigger", 1)
+    template.has_resource_properties(
+        "AWS::Lambda::Function", {"Handler": "functions.migrate.handler.handler"}
+    )
+
+
+def test_api_is_throttled_logged_and_size_limited(dev: Synthesized) -> None:
+    template = dev.template("api")
+    template.has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "AccessLogSetting": Match.object_like({"DestinationArn": Match.any_value()}),
+            "TracingEnabled": True,
+            "MethodSettings": Match.array_with(
+                [
+                    Match.object_like(
+                        {
+                            "ThrottlingRateLimit": dev.config.api_rate_limit,
+                            "ThrottlingBurstLimit": dev.config.api_burst_limit,
+                        }
+                    )
+                ]
+            ),
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": "functions.api.handler.handler",
+            "Environment": {
+                "Variables": Match.object_like(
+                    {str(EnvVar.MAX_BODY_BYTES): str(dev.config.max_body_bytes)}
+                )
+            },
+        },
+    )
+    template.resource_count_is("AWS::WAFv2::WebACLAssociation", 1)
+    template.has_output("ApiUrl", {})
+
+
+def test_dashboard_is_served_through_cloudfront_with_oac(dev: Synthesized) -> None:
+    template = dev.template("frontend")
+    template.resource_count_is("AWS::CloudFront::OriginAccessControl", 1)
+    template.resource_count_is("AWS::CloudFront::CloudFrontOriginAccessIdentity", 0)
+    for bucket in resources(template, "AWS::S3::Bucket").values():
+        assert bucket["Properties"]["PublicAccessBlockConfiguration"]["BlockPublicPolicy"]
+        assert "BucketEncryption" in bucket["Properties"]
+    template.has_output("DashboardUrl", {})
+    deployments = resources(template, "Custom::CDKBucketDeployment")
+    # config.json is rendered at deploy time with the API stack's URL filled in.
+    config = [
+        d
+        for d in deployments.values()
+        if "execute-api" in json.dumps(d["Properties"]["SourceMarkers"])
+    ]
+    assert len(config) == 1
+
+
+def test_alarms_cover_runs_approvals_functions_database_and_api(dev: Synthesized) -> None:
+    template = dev.template("observability")
+    alarms = resources(template, "AWS::CloudWatch::Alarm")
+    metrics = {
+        (a["Properties"].get("Namespace"), a["Properties"].get("MetricName"))
+        for a in alarms.values()
+    }
+    assert ("AWS/States", "ExecutionsFailed") in metrics
+    assert ("Flightdeck", "OldestPendingApprovalAgeSeconds") in metrics
+    assert ("AWS/Lambda", "Errors") in metrics
+    assert ("AWS/Lambda", "Throttles") in metrics
+    assert ("AWS/RDS", "DatabaseConnections") in metrics
+    assert ("AWS/ApiGateway", "5XXError") in metrics
+    state_alarms = [
+        a for a in alarms.values() if a["Properties"].get("MetricName") == "ExecutionsFailed"
+    ]
+    assert len(state_alarms) == len(dev.workflows)
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"]
+    template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
+    template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
