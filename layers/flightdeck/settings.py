@@ -22,6 +22,7 @@ class EnvVar(enum.StrEnum):
     STAGE = f"{ENV_PREFIX}STAGE"
     DATABASE_URL = f"{ENV_PREFIX}DATABASE_URL"
     DATABASE_SECRET_ARN = f"{ENV_PREFIX}DATABASE_SECRET_ARN"
+    DATABASE_HOST = f"{ENV_PREFIX}DATABASE_HOST"
     AWS_ENDPOINT_URL = f"{ENV_PREFIX}AWS_ENDPOINT_URL"
     AWS_REGION = f"{ENV_PREFIX}AWS_REGION"
     ARTIFACT_BUCKET = f"{ENV_PREFIX}ARTIFACT_BUCKET"
@@ -45,6 +46,8 @@ class Settings(BaseSettings):
     # Either a libpq URL (local, tests) or a Secrets Manager secret holding RDS credentials.
     database_url: str | None = None
     database_secret_arn: str | None = None
+    # Overrides the secret's host: on AWS, the RDS Proxy endpoint in front of the database.
+    database_host: str | None = None
     # Set locally to the emulator (http://127.0.0.1:4566); unset on AWS.
     aws_endpoint_url: str | None = None
     aws_region: str = "us-east-1"

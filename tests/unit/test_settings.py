@@ -28,3 +28,28 @@ def test_env_var_names_are_the_settings_fields(monkeypatch: pytest.MonkeyPatch) 
     assert settings.state_machine_arn("support_triage") == "arn:prefix:support_triage"
     fields = {f"FLIGHTDECK_{name.upper()}" for name in Settings.model_fields}
     assert {str(v) for v in EnvVar} <= fields
+
+
+def test_database_url_from_secret_prefers_the_proxy_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from flightdeck.store.db import resolve_database_url
+
+    class Secrets:
+        def get_secret_value(self, SecretId: str) -> dict[str, str]:
+            assert SecretId == "arn:secret"
+            secret = {
+                "username": "fd",
+                "password": "p@ss/word",
+                "host": "db.internal",
+                "port": 5432,
+            }
+            return {"SecretString": json.dumps(secret)}
+
+    for var in EnvVar:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv(EnvVar.DATABASE_SECRET_ARN, "arn:secret")
+    direct = resolve_database_url(Settings(), Secrets())
+    assert direct == "postgresql://fd:p%40ss%2Fword@db.internal:5432/flightdeck?sslmode=require"
+    monkeypatch.setenv(EnvVar.DATABASE_HOST, "proxy.internal")
+    assert "@proxy.internal:5432/" in resolve_database_url(Settings(), Secrets())

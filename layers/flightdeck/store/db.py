@@ -42,8 +42,9 @@ def resolve_database_url(settings: Settings, secrets_client: Any = None) -> str:
     )
     user = quote(secret["username"], safe="")
     password = quote(secret["password"], safe="")
+    host = settings.database_host or secret["host"]
     return (
-        f"postgresql://{user}:{password}@{secret['host']}:{secret.get('port', 5432)}/"
+        f"postgresql://{user}:{password}@{host}:{secret.get('port', 5432)}/"
         f"{secret.get('dbname', 'flightdeck')}?sslmode=require"
     )
 
