@@ -114,3 +114,18 @@ def test_asking_for_a_node_langgraph_does_not_have_next_is_refused(platform: Pla
         runner.run(_request(run_id, "check", "t2"))
     failed = [e for e in platform.events(run_id) if e.type == "node.failed"]
     assert [e.error_type for e in failed] == ["NodeMismatchError", "NodeMismatchError"]
+
+
+def test_a_schedule_firing_starts_one_run_per_tenant_once(platform: Platform) -> None:
+    from functions.scheduled_run.handler import handler
+    from flightdeck.store import tenants
+
+    with platform.services.connection() as c:
+        tenants.create_tenant(c, "second", "Second Shop")
+    event = {"workflow": "flaky", "scheduled_at": "2026-11-23T06:00:00Z"}
+
+    first = handler(event, None)
+    again = handler(event, None)
+
+    assert len(first["runs"]) == 2
+    assert again["runs"] == []

@@ -15,6 +15,7 @@ from flightdeck.engine.registry import Registry
 from flightdeck.engine.runner import ConnectionFactory, NodeRunner
 from flightdeck.errors import ConflictError, InvalidInputError, NotFoundError
 from flightdeck.store import runs
+from flightdeck.store import tenants as tenant_store
 from flightdeck.store.blobs import BlobStore, tenant_key
 
 _RUN_NAMESPACE = uuid.UUID("6f1f8c1e-3b8a-4f7e-9d51-0c7f7f1a2b3c")
@@ -117,6 +118,25 @@ class RunService:
         if run.status == "queued":
             self._start_execution(run, {"run_id": str(run.id)})
         return Started(run, created)
+
+    def start_scheduled(self, *, workflow_name: str, scheduled_at: str) -> list[Started]:
+        """A schedule fired: start the workflow for every tenant, once per firing.
+
+        The trigger is `{"scheduled_at": ...}`; a scheduled workflow's input model accepts it.
+        A repeated delivery of the same firing finds the runs it already started.
+        """
+        with self._connection() as conn:
+            tenant_ids = tenant_store.all_ids(conn)
+        return [
+            self.start(
+                tenant_id=tenant_id,
+                workflow_name=workflow_name,
+                payload={"scheduled_at": scheduled_at},
+                idempotency_key=f"schedule:{workflow_name}:{scheduled_at}",
+                source="schedule",
+            )
+            for tenant_id in tenant_ids
+        ]
 
     def _start_execution(self, run: runs.Run, payload: dict[str, Any]) -> None:
         # ExecutionAlreadyExists: an earlier delivery of the same trigger started it.

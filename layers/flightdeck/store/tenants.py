@@ -55,6 +55,10 @@ def get_tenant_by_slug(conn: Connection, slug: str) -> Tenant | None:
     return Tenant(row["id"], row["slug"], row["name"]) if row else None
 
 
+def all_ids(conn: Connection) -> list[uuid.UUID]:
+    return [r["id"] for r in conn.execute("SELECT id FROM tenants ORDER BY created_at")]
+
+
 def _hash(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
 

@@ -6,7 +6,9 @@ from flightdeck.engine.workflow import Manifest, RetryPolicy, Workflow
 
 
 class FlakyInput(BaseModel):
-    value: int
+    value: int = 1
+    # Set when a schedule starts the run.
+    scheduled_at: str | None = None
 
 
 WORKFLOW = Workflow(
