@@ -117,8 +117,8 @@ def test_asking_for_a_node_langgraph_does_not_have_next_is_refused(platform: Pla
 
 
 def test_a_schedule_firing_starts_one_run_per_tenant_once(platform: Platform) -> None:
-    from functions.scheduled_run.handler import handler
     from flightdeck.store import tenants
+    from functions.scheduled_run.handler import handler
 
     with platform.services.connection() as c:
         tenants.create_tenant(c, "second", "Second Shop")
