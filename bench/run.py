@@ -70,6 +70,7 @@ def bench_engine(runs: int, steps: int) -> None:
     from flightdeck.local.postgres import EmbeddedPostgres
     from flightdeck.local.seed import seed_demo
     from flightdeck.services import reset_services, services
+    from flightdeck.store.db import connect
     from flightdeck.store.migrate import migrate
     from tests.conftest import free_port
 
@@ -80,8 +81,8 @@ def bench_engine(runs: int, steps: int) -> None:
             configure_environment(pg.ensure_database("bench"), emulator, Path(tmp), "bench-")
             reset_services()
             svc = services()
-            with svc.connection() as c:
-                migrate(c)
+            with connect(svc.settings.database_url or "") as owner:
+                migrate(owner)
             machines = emulator.deploy(svc.registry, prefix="bench-", bucket="bench-artifacts")
             assert "support_triage" in machines
             with svc.connection() as c:
@@ -101,7 +102,7 @@ def bench_engine(runs: int, steps: int) -> None:
                     idempotency_key=f"bench-{i}",
                     source="api",
                 ).run.id
-                approval = _wait(lambda r=run_id: _pending(svc, r))
+                approval = _wait(lambda r=run_id: _pending(svc, tenant, r))
                 svc.approvals.decide(
                     tenant_id=tenant,
                     approval_id=approval.id,
@@ -109,12 +110,12 @@ def bench_engine(runs: int, steps: int) -> None:
                     payload=None,
                     decided_by="bench",
                 )
-                _wait(lambda r=run_id: _status(svc, r) == "succeeded")
+                _wait(lambda r=run_id: _status(svc, tenant, r) == "succeeded")
                 full.append((time.perf_counter() - started) * 1000)
 
             # The same graph under plain LangGraph, in memory.
             plain: list[float] = []
-            with svc.connection() as c:
+            with svc.tenant(tenant) as c:
                 graph = workflow.graph.compile(checkpointer=InMemorySaver())
                 for i in range(runs):
                     context = NodeContext(
@@ -139,14 +140,16 @@ def bench_engine(runs: int, steps: int) -> None:
             step: list[float] = []
             for i in range(steps):
                 run_id = _parked_run(svc, tenant, i)
-                svc.runner.run(StepRequest(run_id, "support_triage", "plan", 0, "bench", f"p{i}"))
+                svc.runner.run(
+                    StepRequest(run_id, tenant, "support_triage", "plan", 0, "bench", f"p{i}")
+                )
                 started = time.perf_counter()
                 svc.runner.run(
-                    StepRequest(run_id, "support_triage", "retrieve", 0, "bench", f"r{i}")
+                    StepRequest(run_id, tenant, "support_triage", "retrieve", 0, "bench", f"r{i}")
                 )
                 step.append((time.perf_counter() - started) * 1000)
             plain_step: list[float] = []
-            with svc.connection() as c:
+            with svc.tenant(tenant) as c:
                 graph = workflow.graph.compile(checkpointer=InMemorySaver())
                 for i in range(steps):
                     context = NodeContext(
@@ -189,7 +192,7 @@ def _parked_run(svc: Any, tenant: uuid.UUID, i: int) -> uuid.UUID:
     from flightdeck.store import runs
 
     trigger = {**SAMPLE_TICKET, "ticket_id": f"S-{i}", "channel": "email"}
-    with svc.connection() as c, c.transaction():
+    with svc.tenant(tenant) as c:
         run, _ = runs.insert_run(
             c,
             run_id=uuid.uuid4(),
@@ -206,18 +209,18 @@ def _parked_run(svc: Any, tenant: uuid.UUID, i: int) -> uuid.UUID:
     return run.id
 
 
-def _pending(svc: Any, run_id: uuid.UUID) -> Any:
+def _pending(svc: Any, tenant: uuid.UUID, run_id: uuid.UUID) -> Any:
     from flightdeck.store import approvals
 
-    with svc.connection() as c:
+    with svc.tenant(tenant) as c:
         found = [a for a in approvals.list_for_run(c, run_id) if a.status == "pending"]
     return found[0] if found and found[0].has_token else None
 
 
-def _status(svc: Any, run_id: uuid.UUID) -> str:
+def _status(svc: Any, tenant: uuid.UUID, run_id: uuid.UUID) -> str:
     from flightdeck.store import runs
 
-    with svc.connection() as c:
+    with svc.tenant(tenant) as c:
         run = runs.get_run(c, run_id)
     return run.status if run else ""
 

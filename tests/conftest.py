@@ -94,13 +94,13 @@ class Platform:
     def run(self, run_id: uuid.UUID) -> Any:
         from flightdeck.store import runs
 
-        with self.services.connection() as c:
+        with self.services.tenant(self.tenant_id) as c:
             return runs.get_run(c, run_id)
 
     def events(self, run_id: uuid.UUID) -> list[Any]:
         from flightdeck.store import runs
 
-        with self.services.connection() as c:
+        with self.services.tenant(self.tenant_id) as c:
             return runs.list_events(c, run_id)
 
     def wait_status(self, run_id: uuid.UUID, *statuses: str, timeout: float = 60.0) -> Any:
@@ -116,7 +116,7 @@ class Platform:
             run = self.run(run_id)
             if run is None or run.status != "waiting_for_approval":
                 return None
-            with self.services.connection() as c:
+            with self.services.tenant(self.tenant_id) as c:
                 found = [a for a in approvals.list_for_run(c, run_id) if a.status == "pending"]
             return found[0] if found and found[0].has_token else None
 
@@ -135,7 +135,7 @@ class Platform:
 
         wf = self.services.registry.get(workflow)
         trigger = wf.parse_trigger(payload)
-        with self.services.connection() as c, c.transaction():
+        with self.services.tenant(self.tenant_id) as c, c.transaction():
             run, _ = runs.insert_run(
                 c,
                 run_id=uuid.uuid4(),

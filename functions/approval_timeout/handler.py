@@ -8,5 +8,7 @@ from flightdeck.services import services
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return services().approvals.time_out(
-        run_id=uuid.UUID(event["run_id"]), approval_id=uuid.UUID(event["approval_id"])
+        tenant_id=uuid.UUID(event["tenant_id"]),
+        run_id=uuid.UUID(event["run_id"]),
+        approval_id=uuid.UUID(event["approval_id"]),
     )

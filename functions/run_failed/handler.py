@@ -8,5 +8,7 @@ from flightdeck.services import services
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     run_id = uuid.UUID(event["run_id"])
-    services().runs.record_failure(run_id=run_id, error=event.get("error") or {})
+    services().runs.record_failure(
+        tenant_id=uuid.UUID(event["tenant_id"]), run_id=run_id, error=event.get("error") or {}
+    )
     return {"run_id": str(run_id)}

@@ -51,6 +51,11 @@ class InvalidInputError(FlightdeckError):
         self.field = field
 
 
+class PayloadTooLargeError(FlightdeckError):
+    status = 413
+    title = "Payload too large"
+
+
 class UnauthorizedError(FlightdeckError):
     status = 401
     title = "Unauthorized"

@@ -7,6 +7,7 @@ first request needs, and tests can build a `Services` of their own.
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
@@ -19,7 +20,7 @@ from flightdeck.engine.runs import RunService
 from flightdeck.llm.base import ModelProvider
 from flightdeck.settings import Settings, get_settings
 from flightdeck.store.blobs import BlobStore
-from flightdeck.store.db import Connection
+from flightdeck.store.db import Connection, scoped
 
 
 class Services:
@@ -37,12 +38,21 @@ class Services:
 
         return make_pool(
             resolve_database_url(self.settings, self.client("secretsmanager")),
+            role=self.settings.database_role,
             max_size=self._pool_size,
         )
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:
+        """A pooled connection working as the application role; scope each transaction to
+        its tenant(s) with `flightdeck.store.db.scoped` (or use `tenant`)."""
         with self.pool.connection() as conn:
+            yield conn
+
+    @contextmanager
+    def tenant(self, *tenant_ids: uuid.UUID) -> Iterator[Connection]:
+        """A transaction that sees the rows of `tenant_ids` and nothing else."""
+        with self.pool.connection() as conn, scoped(conn, *tenant_ids):
             yield conn
 
     def client(self, service: str) -> Any:

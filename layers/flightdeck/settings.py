@@ -23,6 +23,7 @@ class EnvVar(enum.StrEnum):
     DATABASE_URL = f"{ENV_PREFIX}DATABASE_URL"
     DATABASE_SECRET_ARN = f"{ENV_PREFIX}DATABASE_SECRET_ARN"
     DATABASE_HOST = f"{ENV_PREFIX}DATABASE_HOST"
+    DATABASE_ROLE = f"{ENV_PREFIX}DATABASE_ROLE"
     AWS_ENDPOINT_URL = f"{ENV_PREFIX}AWS_ENDPOINT_URL"
     AWS_REGION = f"{ENV_PREFIX}AWS_REGION"
     ARTIFACT_BUCKET = f"{ENV_PREFIX}ARTIFACT_BUCKET"
@@ -48,6 +49,8 @@ class Settings(BaseSettings):
     database_secret_arn: str | None = None
     # Overrides the secret's host: on AWS, the RDS Proxy endpoint in front of the database.
     database_host: str | None = None
+    # The non-owner role the application works as, so row-level security applies.
+    database_role: str = "flightdeck_app"
     # Set locally to the emulator (http://127.0.0.1:4566); unset on AWS.
     aws_endpoint_url: str | None = None
     aws_region: str = "us-east-1"

@@ -146,7 +146,7 @@ def test_webhooks_that_cannot_be_verified_are_refused(
 
     assert response.status_code == status
     assert response.headers["content-type"] == "application/problem+json"
-    with platform.services.connection() as c:
+    with platform.services.tenant(platform.tenant_id) as c:
         assert c.execute("SELECT count(*) AS n FROM runs").fetchone()["n"] == 0
 
 
@@ -192,7 +192,7 @@ def test_tokens_are_required_and_scoped_to_their_tenant(
     assert client.get(f"/v1/runs/{run_id}").status_code == 401
     assert client.get(f"/v1/runs/{run_id}", headers=auth("fd_nope_nope")).status_code == 401
 
-    with platform.services.connection() as c:
+    with platform.services.tenant(platform.tenant_id) as c:
         other = tenants.create_tenant(c, "other", "Other Ltd")
         other_token = tenants.issue_token(c, other.id, "operator").token
         viewer = tenants.issue_token(c, platform.tenant_id, "viewer").token

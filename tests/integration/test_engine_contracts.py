@@ -34,7 +34,7 @@ def test_step_functions_path_and_plain_invoke_reach_the_same_state(platform: Pla
     run = platform.wait_status(run_id, "succeeded")
     svc = platform.services
     workflow = svc.registry.get("support_triage")
-    with svc.connection() as c:
+    with svc.tenant(platform.tenant_id) as c:
         via_step_functions = (
             svc.runner.compiled(c, workflow)
             .get_state({"configurable": {"thread_id": str(run_id)}})
@@ -67,9 +67,12 @@ def test_step_functions_path_and_plain_invoke_reach_the_same_state(platform: Pla
     assert set(plain) == {"ticket", "plan", "context", "draft", "review", "action", "reflection"}
 
 
-def _request(run_id: uuid.UUID, node: str, entered: str = "t0", attempt: int = 0) -> StepRequest:
+def _request(
+    tenant_id: uuid.UUID, run_id: uuid.UUID, node: str, entered: str = "t0", attempt: int = 0
+) -> StepRequest:
     return StepRequest(
         run_id=run_id,
+        tenant_id=tenant_id,
         workflow="broken",
         node=node,
         attempt=attempt,
@@ -89,7 +92,9 @@ def test_a_retried_invocation_of_the_same_state_entry_does_not_run_the_node_agai
 
     # When Step Functions re-sends the very same invocation (its answer was lost)
     execution, node, entered_at = platform_invocation(platform, first.id).split("|")
-    again = runner.run(StepRequest(run_id, "flaky", node, 1, execution, entered_at))
+    again = runner.run(
+        StepRequest(run_id, platform.tenant_id, "flaky", node, 1, execution, entered_at)
+    )
 
     # Then it gets the recorded answer and nothing runs or is recorded again
     assert again.next == "wobble"
@@ -97,7 +102,7 @@ def test_a_retried_invocation_of_the_same_state_entry_does_not_run_the_node_agai
 
 
 def platform_invocation(platform: Platform, event_id: int) -> str:
-    with platform.services.connection() as c:
+    with platform.services.tenant(platform.tenant_id) as c:
         row = c.execute("SELECT invocation FROM run_events WHERE id = %s", (event_id,)).fetchone()
     return str(row["invocation"])
 
@@ -107,11 +112,11 @@ def test_asking_for_a_node_langgraph_does_not_have_next_is_refused(platform: Pla
     runner = platform.services.runner
 
     with pytest.raises(NodeMismatchError, match="first node is 'check'"):
-        runner.run(_request(run_id, "charge"))
+        runner.run(_request(platform.tenant_id, run_id, "charge"))
 
-    assert runner.run(_request(run_id, "check", "t1")).next == "charge"
+    assert runner.run(_request(platform.tenant_id, run_id, "check", "t1")).next == "charge"
     with pytest.raises(NodeMismatchError, match="LangGraph has next \\['charge'\\]"):
-        runner.run(_request(run_id, "check", "t2"))
+        runner.run(_request(platform.tenant_id, run_id, "check", "t2"))
     failed = [e for e in platform.events(run_id) if e.type == "node.failed"]
     assert [e.error_type for e in failed] == ["NodeMismatchError", "NodeMismatchError"]
 
@@ -120,7 +125,7 @@ def test_a_schedule_firing_starts_one_run_per_tenant_once(platform: Platform) ->
     from flightdeck.store import tenants
     from functions.scheduled_run.handler import handler
 
-    with platform.services.connection() as c:
+    with platform.services.tenant(platform.tenant_id) as c:
         tenants.create_tenant(c, "second", "Second Shop")
     event = {"workflow": "flaky", "scheduled_at": "2026-11-23T06:00:00Z"}
 

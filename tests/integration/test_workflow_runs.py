@@ -30,12 +30,12 @@ def decide(platform: Platform, approval_id: Any, decision: str, payload: Any = N
 
 
 def effects(platform: Platform, run_id: Any) -> list[Any]:
-    with platform.services.connection() as c:
+    with platform.services.tenant(platform.tenant_id) as c:
         return outbox.for_run(c, run_id)
 
 
 def outcome(platform: Platform, run_id: Any) -> Any:
-    with platform.services.connection() as c:
+    with platform.services.tenant(platform.tenant_id) as c:
         return outcomes.get(c, run_id)
 
 
@@ -85,7 +85,7 @@ def test_edited_reply_is_the_one_sent(platform: Platform) -> None:
 
     platform.wait_status(run_id, "succeeded")
     (effect,) = effects(platform, run_id)
-    with platform.services.connection() as c:
+    with platform.services.tenant(platform.tenant_id) as c:
         assert outbox.for_run(c, run_id)[0].payload["body"] == "We refunded the duplicate charge."
     assert effect.kind == "email.reply"
 
@@ -102,7 +102,7 @@ def test_rejected_reply_is_not_sent(platform: Platform) -> None:
     assert effects(platform, run_id) == []
     # Nobody answered the customer: a person does the whole task after the review.
     assert outcome(platform, run_id).staff_minutes == 14.0
-    with platform.services.connection() as c:
+    with platform.services.tenant(platform.tenant_id) as c:
         (decided,) = approvals.list_for_run(c, run_id)
     assert decided.status == "rejected"
     assert decided.decided_by == "operator:test"
@@ -118,7 +118,7 @@ def test_unanswered_approval_times_out_into_the_default_action(platform: Platfor
 
     # Then the wait state timed out, the default action applied, and the reply was not sent
     assert run.status == "succeeded"
-    with platform.services.connection() as c:
+    with platform.services.tenant(platform.tenant_id) as c:
         (expired,) = approvals.list_for_run(c, run_id)
     assert expired.id == approval.id
     assert expired.status == "timed_out"
@@ -168,7 +168,7 @@ def test_permanent_failure_fails_the_run_and_keeps_reason_and_checkpoint(
     charge = [e.type for e in platform.events(run_id) if e.node == "charge"]
     assert charge == ["node.entered", "node.failed", "run.failed"]
     # The last checkpoint is kept: LangGraph still has the failed node next.
-    with platform.services.connection() as c:
+    with platform.services.tenant(platform.tenant_id) as c:
         assert platform.services.runner.next_node(c, run) == "charge"
 
 
@@ -195,7 +195,7 @@ def test_failed_run_resumes_from_its_failed_node_without_repeating_effects(
     assert len(effects(platform, run_id)) == 1
 
     # When the run is resumed on a new execution
-    resumed_at = platform.services.runs.resume(run_id, suffix="redrive1")
+    resumed_at = platform.services.runs.resume(platform.tenant_id, run_id, suffix="redrive1")
 
     # Then it continues at reflect; finished nodes do not run again, the reply is queued once
     assert resumed_at == "reflect"
@@ -216,11 +216,11 @@ def test_run_stopped_while_waiting_resumes_with_the_same_approval(platform: Plat
     platform.services.sfn.stop_execution(executionArn=f"{arn}:{run.execution_name}")
 
     # When it is resumed on a new execution
-    assert platform.services.runs.resume(run_id, suffix="resume1") == "decide"
+    assert platform.services.runs.resume(platform.tenant_id, run_id, suffix="resume1") == "decide"
 
     # Then it waits on the same approval again, and approving it finishes the run
     again = platform.pending_approval(run_id)
-    with platform.services.connection() as c:
+    with platform.services.tenant(platform.tenant_id) as c:
         token_now = approvals.task_token(c, again.id)
     assert again.id == first.id
     assert token_now is not None

@@ -142,6 +142,7 @@ def test_node_payload_carries_ids_only() -> None:
     payload = definition["States"]["Run a"]["Parameters"]["Payload"]
     assert set(payload) == {
         "run_id.$",
+        "tenant_id.$",
         "workflow",
         "node",
         "attempt.$",

@@ -27,7 +27,7 @@ def authenticate(request: Request, services: ServicesDep) -> Principal:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise UnauthorizedError("send the tenant's API token as 'Authorization: Bearer <token>'")
-    with services.connection() as conn:
+    with services.connection() as conn, conn.transaction():
         principal = tenants.authenticate(conn, token.strip())
     if principal is None:
         raise UnauthorizedError("the API token is unknown or revoked")

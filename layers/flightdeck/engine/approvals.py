@@ -15,6 +15,7 @@ from flightdeck.engine.registry import Registry
 from flightdeck.engine.runner import ConnectionFactory
 from flightdeck.errors import ConflictError, GoneError, InvalidInputError, NotFoundError
 from flightdeck.store import approvals, runs
+from flightdeck.store.db import scoped
 
 Decision = Literal["approve", "reject", "edit"]
 _STATUS_FOR: dict[str, approvals.ApprovalStatus] = {
@@ -46,10 +47,12 @@ class ApprovalService:
         output = {"approval_id": str(approval.id), "decision": decision.get("decision")}
         self._sfn.send_task_success(taskToken=token, output=json.dumps(output))
 
-    def register_token(self, *, run_id: uuid.UUID, approval_id: uuid.UUID, task_token: str) -> None:
+    def register_token(
+        self, *, tenant_id: uuid.UUID, run_id: uuid.UUID, approval_id: uuid.UUID, task_token: str
+    ) -> None:
         """Called by the wait state: keep the token with the request, mark the run waiting.
         If a decision arrived before the token did, hand it to Step Functions now."""
-        with self._connection() as conn, conn.transaction():
+        with self._connection() as conn, scoped(conn, tenant_id):
             approval = approvals.get(conn, approval_id, for_update=True)
             if approval is None or approval.run_id != run_id:
                 raise NotFoundError(f"no approval {approval_id} for run {run_id}")
@@ -83,7 +86,7 @@ class ApprovalService:
             raise InvalidInputError("decision must be approve, reject or edit", field="decision")
         if decision == "edit" and payload is None:
             raise InvalidInputError("an edit needs a payload", field="payload")
-        with self._connection() as conn, conn.transaction():
+        with self._connection() as conn, scoped(conn, tenant_id):
             approval = approvals.get(conn, approval_id, for_update=True)
             if approval is None or approval.tenant_id != tenant_id:
                 raise NotFoundError(f"no approval {approval_id}")
@@ -122,10 +125,12 @@ class ApprovalService:
                     raise GoneError(f"approval {approval_id} is no longer awaited") from exc
             return DecisionResult(approval_id, approval.run_id, status)
 
-    def time_out(self, *, run_id: uuid.UUID, approval_id: uuid.UUID) -> dict[str, Any]:
+    def time_out(
+        self, *, tenant_id: uuid.UUID, run_id: uuid.UUID, approval_id: uuid.UUID
+    ) -> dict[str, Any]:
         """The wait state timed out: apply the policy's default action, unless a decision
         landed first (then that decision stands)."""
-        with self._connection() as conn, conn.transaction():
+        with self._connection() as conn, scoped(conn, tenant_id):
             approval = approvals.get(conn, approval_id, for_update=True)
             if approval is None or approval.run_id != run_id:
                 raise NotFoundError(f"no approval {approval_id} for run {run_id}")

@@ -202,6 +202,7 @@ def compile_workflow(workflow: Workflow) -> dict[str, Any]:
             NODE_RUNNER,
             {
                 "run_id.$": "$.run_id",
+                "tenant_id.$": "$.tenant_id",
                 "workflow": workflow.name,
                 "node": node,
                 "attempt.$": "$$.State.RetryCount",
@@ -230,6 +231,7 @@ def compile_workflow(workflow: Workflow) -> dict[str, Any]:
                 APPROVAL_REQUEST,
                 {
                     "run_id.$": "$.run_id",
+                    "tenant_id.$": "$.tenant_id",
                     "node": node,
                     "approval_id.$": "$.step.interrupt.approval_id",
                     "task_token.$": "$$.Task.Token",
@@ -250,6 +252,7 @@ def compile_workflow(workflow: Workflow) -> dict[str, Any]:
                 APPROVAL_TIMEOUT,
                 {
                     "run_id.$": "$.run_id",
+                    "tenant_id.$": "$.tenant_id",
                     "node": node,
                     "approval_id.$": "$.step.interrupt.approval_id",
                 },
@@ -267,7 +270,7 @@ def compile_workflow(workflow: Workflow) -> dict[str, Any]:
     }
     states[RECORD_FAILURE_STATE] = _task(
         RUN_FAILED,
-        {"run_id.$": "$.run_id", "error.$": "$.error"},
+        {"run_id.$": "$.run_id", "tenant_id.$": "$.tenant_id", "error.$": "$.error"},
         result_path=None,
         next_state=FAILED_STATE,
         catch_to=FAILED_STATE,

@@ -27,7 +27,7 @@ from flightdeck.errors import FlightdeckError, NodeMismatchError, NotFoundError
 from flightdeck.llm.base import ModelProvider
 from flightdeck.store import approvals, runs
 from flightdeck.store.blobs import BlobStore
-from flightdeck.store.db import Connection
+from flightdeck.store.db import Connection, scoped
 
 ConnectionFactory = Callable[[], AbstractContextManager[Connection]]
 
@@ -41,6 +41,7 @@ class RunNotActiveError(FlightdeckError):
 @dataclass(frozen=True)
 class StepRequest:
     run_id: uuid.UUID
+    tenant_id: uuid.UUID
     workflow: str
     node: str
     attempt: int
@@ -52,6 +53,7 @@ class StepRequest:
         try:
             return cls(
                 run_id=uuid.UUID(str(event["run_id"])),
+                tenant_id=uuid.UUID(str(event["tenant_id"])),
                 workflow=str(event["workflow"]),
                 node=str(event["node"]),
                 attempt=int(event.get("attempt", 0)),
@@ -143,7 +145,7 @@ class NodeRunner:
 
     def next_node(self, conn: Connection, run: runs.Run) -> str | None:
         """The node LangGraph would run next for `run`, or None when the thread has ended.
-        A run that never started answers its entry node."""
+        A run that never started answers its entry node. Call inside the run's tenant scope."""
         workflow = self._registry.get(run.workflow)
         snapshot = self.compiled(conn, workflow).get_state(thread_config(run.id))
         if not snapshot.values and not snapshot.next:
@@ -151,32 +153,31 @@ class NodeRunner:
         return snapshot.next[0] if snapshot.next else None
 
     def run(self, request: StepRequest) -> StepResult:
+        tenant = request.tenant_id
         with self._connection() as conn:
-            prior = runs.event_for_invocation(conn, request.run_id, request.invocation)
-            if prior is not None:
-                # This state entry already ran (the answer was lost on the way back).
-                return StepResult(**prior.data["result"])
-            run = runs.get_run(conn, request.run_id)
-            if run is None:
-                raise NotFoundError(f"no run {request.run_id}")
-            if run.status in runs.TERMINAL:
-                raise RunNotActiveError(f"run {run.id} is {run.status}")
-            if run.workflow != request.workflow:
-                raise NodeMismatchError(
-                    f"run {run.id} belongs to {run.workflow}, not {request.workflow}"
-                )
-            workflow = self._registry.get(run.workflow)
-            with conn.transaction():
+            with scoped(conn, tenant):
+                prior = runs.event_for_invocation(conn, request.run_id, request.invocation)
+                if prior is not None:
+                    # This state entry already ran (its answer was lost on the way back).
+                    return StepResult(**prior.data["result"])
+                run = runs.get_run(conn, request.run_id)
+                if run is None:
+                    raise NotFoundError(f"no run {request.run_id} for tenant {tenant}")
+                if run.status in runs.TERMINAL:
+                    raise RunNotActiveError(f"run {run.id} is {run.status}")
+                if run.workflow != request.workflow:
+                    raise NodeMismatchError(
+                        f"run {run.id} belongs to {run.workflow}, not {request.workflow}"
+                    )
+                workflow = self._registry.get(run.workflow)
                 if run.status == "queued":
                     runs.set_status(conn, run.id, "running", current_node=request.node)
-                    runs.append_event(
-                        conn, run_id=run.id, tenant_id=run.tenant_id, type=runs.RUN_STARTED
-                    )
+                    runs.append_event(conn, run_id=run.id, tenant_id=tenant, type=runs.RUN_STARTED)
                 if request.attempt > 0:
                     runs.append_event(
                         conn,
                         run_id=run.id,
-                        tenant_id=run.tenant_id,
+                        tenant_id=tenant,
                         type=runs.NODE_RETRIED,
                         node=request.node,
                         attempt=request.attempt,
@@ -184,21 +185,21 @@ class NodeRunner:
                 runs.append_event(
                     conn,
                     run_id=run.id,
-                    tenant_id=run.tenant_id,
+                    tenant_id=tenant,
                     type=runs.NODE_ENTERED,
                     node=request.node,
                     attempt=request.attempt,
                 )
             started = time.perf_counter()
             try:
-                with conn.transaction():
-                    result = self._step(conn, run, workflow, request, started)
+                with scoped(conn, tenant):
+                    return self._step(conn, run, workflow, request, started)
             except Exception as exc:
-                with conn.transaction():
+                with scoped(conn, tenant):
                     runs.append_event(
                         conn,
                         run_id=run.id,
-                        tenant_id=run.tenant_id,
+                        tenant_id=tenant,
                         type=runs.NODE_FAILED,
                         node=request.node,
                         attempt=request.attempt,
@@ -207,7 +208,6 @@ class NodeRunner:
                         error_message=str(exc)[:2000],
                     )
                 raise
-            return result
 
     def _step(
         self,

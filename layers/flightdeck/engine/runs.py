@@ -17,6 +17,7 @@ from flightdeck.errors import ConflictError, InvalidInputError, NotFoundError
 from flightdeck.store import runs
 from flightdeck.store import tenants as tenant_store
 from flightdeck.store.blobs import BlobStore, tenant_key
+from flightdeck.store.db import scoped
 
 _RUN_NAMESPACE = uuid.UUID("6f1f8c1e-3b8a-4f7e-9d51-0c7f7f1a2b3c")
 
@@ -89,7 +90,7 @@ class RunService:
                 tenant_key(tenant_id, "runs", str(run_id), "trigger.json"), trigger
             )
             inline = None
-        with self._connection() as conn, conn.transaction():
+        with self._connection() as conn, scoped(conn, tenant_id):
             run, created = runs.insert_run(
                 conn,
                 run_id=run_id,
@@ -116,7 +117,7 @@ class RunService:
                     data={"source": source, "idempotency_key": idempotency_key},
                 )
         if run.status == "queued":
-            self._start_execution(run, {"run_id": str(run.id)})
+            self._start_execution(run, {"run_id": str(run.id), "tenant_id": str(tenant_id)})
         return Started(run, created)
 
     def start_scheduled(self, *, workflow_name: str, scheduled_at: str) -> list[Started]:
@@ -125,7 +126,7 @@ class RunService:
         The trigger is `{"scheduled_at": ...}`; a scheduled workflow's input model accepts it.
         A repeated delivery of the same firing finds the runs it already started.
         """
-        with self._connection() as conn:
+        with self._connection() as conn, conn.transaction():
             tenant_ids = tenant_store.all_ids(conn)
         return [
             self.start(
@@ -147,11 +148,13 @@ class RunService:
                 input=json.dumps(payload),
             )
 
-    def record_failure(self, *, run_id: uuid.UUID, error: dict[str, Any]) -> None:
+    def record_failure(
+        self, *, tenant_id: uuid.UUID, run_id: uuid.UUID, error: dict[str, Any]
+    ) -> None:
         """Called by the state machine's failure state: keep the reason, end the run."""
         error_type = str(error.get("Error") or "Unknown")
         message = _cause_message(error.get("Cause"))
-        with self._connection() as conn, conn.transaction():
+        with self._connection() as conn, scoped(conn, tenant_id):
             run = runs.lock_run(conn, run_id)
             if run is None:
                 raise NotFoundError(f"no run {run_id}")
@@ -177,14 +180,14 @@ class RunService:
                 error_message=message,
             )
 
-    def resume(self, run_id: uuid.UUID, *, suffix: str) -> str | None:
+    def resume(self, tenant_id: uuid.UUID, run_id: uuid.UUID, *, suffix: str) -> str | None:
         """Start a new execution continuing `run_id` from the node LangGraph has next.
 
         Finished nodes are not run again: the checkpoint says where the run is. Returns the
         node it continues from, or None when there is nothing left to run.
         """
         assert self._runner is not None, "resume needs the node runner"
-        with self._connection() as conn:
+        with self._connection() as conn, scoped(conn, tenant_id):
             run = runs.get_run(conn, run_id)
             if run is None:
                 raise NotFoundError(f"no run {run_id}")
@@ -194,9 +197,9 @@ class RunService:
             if node is None:
                 return None
             name = f"{run.id}-{suffix}"[:80]
-            with conn.transaction():
-                resumed = runs.reopen(conn, run.id, execution_name=name)
-        self._start_execution(resumed, {"run_id": str(run.id), "next": node})
+            resumed = runs.reopen(conn, run.id, execution_name=name)
+        payload = {"run_id": str(run.id), "tenant_id": str(tenant_id), "next": node}
+        self._start_execution(resumed, payload)
         return node
 
 

@@ -93,14 +93,18 @@ def resume_unfinished(svc: Any) -> list[str]:
     """Executions live in the emulator's memory; runs that were under way when it stopped
     continue from their last checkpoint on a new execution."""
     from flightdeck.store import runs as run_store
+    from flightdeck.store import tenants
 
     resumed = []
-    with svc.connection() as conn:
-        unfinished = run_store.unfinished(conn)
-    for run in unfinished:
-        attempt = run.execution_name.count("-resume") + 1
-        if svc.runs.resume(run.id, suffix=f"resume{attempt}") is not None:
-            resumed.append(str(run.id))
+    with svc.connection() as conn, conn.transaction():
+        tenant_ids = tenants.all_ids(conn)
+    for tenant_id in tenant_ids:
+        with svc.tenant(tenant_id) as conn:
+            unfinished = run_store.unfinished(conn)
+        for run in unfinished:
+            attempt = run.execution_name.count("-resume") + 1
+            if svc.runs.resume(tenant_id, run.id, suffix=f"resume{attempt}") is not None:
+                resumed.append(str(run.id))
     return resumed
 
 
@@ -143,12 +147,14 @@ def main(argv: list[str] | None = None) -> int:
         configure_environment(database_url, emulator, data_dir, prefix)
 
         from flightdeck.services import reset_services, services
+        from flightdeck.store.db import connect
         from flightdeck.store.migrate import migrate
 
+        # Migrations run as the database owner; the application works as a non-owner role.
+        with connect(database_url) as owner:
+            applied = migrate(owner)
         reset_services()
         svc = services()
-        with svc.connection() as conn:
-            applied = migrate(conn)
         if applied:
             print(f"flightdeck: applied migrations {applied}", flush=True)
         machines = emulator.deploy(svc.registry, prefix=prefix, bucket=svc.settings.artifact_bucket)

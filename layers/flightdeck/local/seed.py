@@ -8,7 +8,7 @@ from importlib import resources
 
 from flightdeck.engine.registry import Registry
 from flightdeck.store import knowledge, tenants
-from flightdeck.store.db import Connection
+from flightdeck.store.db import Connection, scoped
 
 DEMO_SLUG = "demo"
 
@@ -42,6 +42,7 @@ def seed_demo(
         tenant = tenants.get_tenant_by_slug(conn, DEMO_SLUG)
         if tenant is None:
             tenant = tenants.create_tenant(conn, DEMO_SLUG, "Demo Bakery")
+    with scoped(conn, tenant.id):
         seed_knowledge(conn, registry, tenant.id)
         if (
             previous is not None

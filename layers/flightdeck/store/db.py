@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool
 
@@ -49,22 +51,42 @@ def resolve_database_url(settings: Settings, secrets_client: Any = None) -> str:
     )
 
 
-def connect(url: str) -> Connection:
-    return psycopg.connect(url, **CONNECTION_KWARGS)
+def connect(url: str, *, role: str | None = None) -> Connection:
+    """A connection; with `role`, working as that role (as the application's pool does)."""
+    conn = psycopg.connect(url, **CONNECTION_KWARGS)
+    if role:
+        _set_role(conn, role)
+    return conn
 
 
-def make_pool(url: str, *, max_size: int = 10) -> ConnectionPool[Connection]:
+def _set_role(conn: Connection, role: str) -> None:
+    conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
+
+
+def make_pool(url: str, *, role: str | None, max_size: int = 10) -> ConnectionPool[Connection]:
+    """The application's pool. Every connection works as `role` (a non-owner without
+    BYPASSRLS), so row-level security applies to everything the application runs."""
     return ConnectionPool(
         url,
         min_size=1,
         max_size=max_size,
         kwargs=CONNECTION_KWARGS,
+        configure=(lambda conn: _set_role(conn, role)) if role else None,
         open=True,
         name="flightdeck",
     )
 
 
 @contextmanager
-def transaction(conn: Connection) -> Iterator[Connection]:
+def scoped(conn: Connection, *tenant_ids: uuid.UUID | str) -> Iterator[Connection]:
+    """A transaction that sees (and may write) the rows of `tenant_ids` only.
+
+    The tenants are set with SET LOCAL semantics: they end with the transaction, so a pooled
+    connection never carries one tenant into another's work.
+    """
     with conn.transaction():
+        conn.execute(
+            "SELECT set_config('app.tenant_ids', %s, true)",
+            (",".join(str(t) for t in tenant_ids),),
+        )
         yield conn

@@ -12,6 +12,7 @@ from importlib import resources
 
 from flightdeck.store.db import Connection
 
+APP_ROLE = "flightdeck_app"  # the non-owner role the application works as (0003)
 _LOCK_ID = 7_361_001  # arbitrary, fixed: the advisory lock every migrator takes
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
@@ -43,6 +44,10 @@ def applied(conn: Connection) -> list[int]:
     return [r["version"] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY 1")]
 
 
+def _roles(conn: Connection) -> set[str]:
+    return {r["rolname"] for r in conn.execute("SELECT rolname FROM pg_roles")}
+
+
 def migrate(conn: Connection, *, checkpointer: bool = True) -> list[int]:
     """Apply pending migrations in order; returns the versions applied now."""
     newly: list[int] = []
@@ -68,6 +73,12 @@ def migrate(conn: Connection, *, checkpointer: bool = True) -> list[int]:
             from langgraph.checkpoint.postgres import PostgresSaver
 
             PostgresSaver(conn).setup()
+        if APP_ROLE in _roles(conn):
+            # LangGraph's tables (and any created outside our files) for the app role too.
+            conn.execute(
+                f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {APP_ROLE}"
+            )
+            conn.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {APP_ROLE}")
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_ID,))
     return newly
