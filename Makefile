@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: dev install test lint format typecheck test-unit test-integration test-infra test-e2e bench clean
+.PHONY: dev install test lint format test-unit test-integration test-e2e bench openapi clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || "$$(scripts/pick-python.sh)" -m venv $(VENV)
@@ -37,6 +37,9 @@ test-e2e: install
 	$(PYTEST) tests/e2e
 
 test: lint test-unit test-integration test-infra test-e2e ## everything CI runs
+
+openapi: install ## regenerate docs/openapi.json, the committed API contract
+	$(PY) scripts/export_openapi.py
 
 bench: install ## speed figures beside a baseline measured in the same run
 	$(PY) bench/run.py

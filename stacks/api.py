@@ -52,6 +52,7 @@ class ApiStack(Stack):
         environment = base_environment(
             config,
             database_secret_arn=data.secret.secret_arn,
+            database_host=data.database_host,
             artifact_bucket=data.artifacts.bucket_name,
         )
         environment[EnvVar.MAX_BODY_BYTES] = str(config.max_body_bytes)

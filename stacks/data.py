@@ -162,10 +162,16 @@ class DataStack(Stack):
         )
         assert self.database.secret is not None
         self.secret: secretsmanager.ISecret = self.database.secret
+        # Rotation changes the password on the instance itself (the secret's host), so the
+        # rotation function alone, in its own security group, reaches the database directly.
+        self.rotation_sg = ec2.SecurityGroup(
+            self, "RotationSg", vpc=self.vpc, description="Database secret rotation"
+        )
+        endpoints_sg.add_ingress_rule(self.rotation_sg, ec2.Port.tcp(443), "HTTPS from rotation")
         self.rotation = self.database.add_rotation_single_user(
             automatically_after=Duration.days(30),
             vpc_subnets=app_subnets,
-            security_group=self.functions_sg,
+            security_group=self.rotation_sg,
         )
         self.proxy = self.database.add_proxy(
             "Proxy",
@@ -175,15 +181,13 @@ class DataStack(Stack):
             security_groups=[proxy_sg],
             require_tls=True,
         )
+        # Functions reach PostgreSQL only through the proxy: their settings carry the proxy
+        # endpoint (EnvVar.DATABASE_HOST), which replaces the secret's host, the instance.
         db_sg.add_ingress_rule(proxy_sg, ec2.Port.tcp(5432), "PostgreSQL from RDS Proxy")
         proxy_sg.add_ingress_rule(
             self.functions_sg, ec2.Port.tcp(5432), "PostgreSQL from functions"
         )
-        # The runtime builds its URL from the secret, whose host is the instance: allow the
-        # functions (and the rotation function) to reach it too.
-        db_sg.add_ingress_rule(
-            self.functions_sg, ec2.Port.tcp(5432), "PostgreSQL from functions and rotation"
-        )
+        self.database_host = self.proxy.endpoint
 
         # Buckets: KMS-encrypted, private, TLS-only, versioned, access-logged.
         self.access_logs = s3.Bucket(
@@ -218,6 +222,7 @@ class DataStack(Stack):
             environment=base_environment(
                 config,
                 database_secret_arn=self.secret.secret_arn,
+                database_host=self.database_host,
                 artifact_bucket=self.artifacts.bucket_name,
             ),
             network=self.network,
@@ -266,7 +271,7 @@ class DataStack(Stack):
             nag.Waiver(
                 "AwsSolutions-RDS11",
                 "The standard PostgreSQL port is kept: the database is reachable only from the "
-                "proxy and function security groups in isolated subnets, so a non-default port "
+                "proxy and rotation security groups in isolated subnets, so a non-default port "
                 "would add no protection.",
             ),
         )

@@ -41,12 +41,9 @@ from aws_cdk import (
 from constructs import Construct
 
 from flightdeck.engine.workflow import Workflow
+from functions.approval_metrics import metric as approval_metric
 from stacks.config import StageConfig
 
-# The age of the oldest undecided approval, emitted by the platform as an EMF metric.
-METRIC_NAMESPACE = "Flightdeck"
-OLDEST_PENDING_APPROVAL = "OldestPendingApprovalAgeSeconds"
-STAGE_DIMENSION = "Stage"
 PERIOD = Duration.minutes(5)
 
 
@@ -104,10 +101,11 @@ class ObservabilityStack(Stack):
                 )
             )
 
+        # Published every five minutes by the workflow stack's approval-metrics function.
         oldest = cw.Metric(
-            namespace=METRIC_NAMESPACE,
-            metric_name=OLDEST_PENDING_APPROVAL,
-            dimensions_map={STAGE_DIMENSION: config.runtime_stage},
+            namespace=approval_metric.NAMESPACE,
+            metric_name=approval_metric.OLDEST_PENDING_APPROVAL,
+            dimensions_map={approval_metric.STAGE_DIMENSION: config.runtime_stage},
             statistic="Maximum",
             period=PERIOD,
         )

@@ -53,12 +53,17 @@ def state_machine_arn_prefix(config: StageConfig) -> str:
 
 
 def base_environment(
-    config: StageConfig, *, database_secret_arn: str, artifact_bucket: str
+    config: StageConfig, *, database_secret_arn: str, database_host: str, artifact_bucket: str
 ) -> dict[str, str]:
-    """The settings every function reads (see `flightdeck.settings.Settings`)."""
+    """The settings every function reads (see `flightdeck.settings.Settings`).
+
+    `database_host` is the RDS Proxy endpoint: it replaces the secret's host (the instance),
+    which the functions' security group cannot reach.
+    """
     return {
         EnvVar.STAGE: config.runtime_stage,
         EnvVar.DATABASE_SECRET_ARN: database_secret_arn,
+        EnvVar.DATABASE_HOST: database_host,
         EnvVar.ARTIFACT_BUCKET: artifact_bucket,
         EnvVar.STATE_MACHINE_ARN_PREFIX: state_machine_arn_prefix(config),
         EnvVar.AWS_REGION: Aws.REGION,

@@ -96,6 +96,7 @@ def build_stage(
             state_machines=workflow.state_machines,
             functions={
                 **{fn.node.id: fn for fn in workflow.functions.values()},
+                **workflow.support_functions,
                 "Api": api.function,
                 "Migrate": data.migrate_function,
             },

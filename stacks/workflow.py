@@ -1,5 +1,6 @@
 """Workflows: the node runner and approval/failure handlers, one Standard state machine per
-registered workflow deployed from the compiler's output, and schedules where a manifest has one.
+registered workflow deployed from the compiler's output, schedules where a manifest has one, and
+the publisher of the oldest-pending-approval metric.
 
 The definition is `compile_workflow(workflow)` verbatim; only the `${...}` Lambda ARN
 placeholders are filled, by CloudFormation definition substitutions.
@@ -16,6 +17,12 @@ from aws_cdk import (
     CfnOutput,
     Duration,
     Stack,
+)
+from aws_cdk import (
+    aws_events as events,
+)
+from aws_cdk import (
+    aws_events_targets as targets,
 )
 from aws_cdk import (
     aws_iam as iam,
@@ -36,6 +43,7 @@ from constructs import Construct
 
 from flightdeck.engine import compiler
 from flightdeck.engine.workflow import Workflow
+from functions.approval_metrics import metric as approval_metric
 from stacks import nag
 from stacks.config import StageConfig
 from stacks.data import DataStack
@@ -96,6 +104,14 @@ TASK_FUNCTIONS = (
 )
 
 
+SCHEDULED_RUN_HANDLER = "functions.scheduled_run.handler.handler"
+APPROVAL_METRICS_HANDLER = "functions.approval_metrics.handler.handler"
+# How often the oldest pending approval's age is published (the alarm's period).
+APPROVAL_METRICS_RATE = Duration.minutes(5)
+# What a schedule passes to the scheduled-run function; the scheduler fills in the time.
+SCHEDULED_AT = "<aws.scheduler.scheduled-time>"
+
+
 def definition_string(workflow: Workflow) -> str:
     """What the state machine's DefinitionString holds: the compiler's output as JSON."""
     return json.dumps(compiler.compile_workflow(workflow))
@@ -118,6 +134,7 @@ class WorkflowStack(Stack):
         environment = base_environment(
             config,
             database_secret_arn=data.secret.secret_arn,
+            database_host=data.database_host,
             artifact_bucket=data.artifacts.bucket_name,
         )
 
@@ -141,23 +158,17 @@ class WorkflowStack(Stack):
             self.functions[spec.placeholder] = function
 
         self.state_machines: dict[str, sfn.StateMachine] = {}
+        registered = list(workflows)
+        for workflow in registered:
+            self.state_machines[workflow.name] = self._state_machine(config, workflow)
+
+        # Functions that are not steps of a state machine, by construct id (for alarms).
+        self.support_functions: dict[str, lambda_.Function] = {}
         self.schedules: dict[str, scheduler.CfnSchedule] = {}
-        scheduler_role: iam.Role | None = None
-        for workflow in workflows:
-            machine = self._state_machine(config, workflow)
-            self.state_machines[workflow.name] = machine
-            if workflow.manifest.schedule:
-                if scheduler_role is None:
-                    scheduler_role = iam.Role(
-                        self,
-                        "SchedulerRole",
-                        assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com"),
-                        description="Starts scheduled workflow runs",
-                    )
-                machine.grant_start_execution(scheduler_role)
-                self.schedules[workflow.name] = self._schedule(
-                    config, workflow, machine, scheduler_role
-                )
+        scheduled = {w.name: w.manifest.schedule for w in registered if w.manifest.schedule}
+        if scheduled:
+            self._schedules(config, factory, environment, data, scheduled)
+        self._approval_metrics(config, factory, environment, data)
         nag.waive_stack(self, nag.BASIC_EXECUTION_ROLE)
 
     def _state_machine(self, config: StageConfig, workflow: Workflow) -> sfn.StateMachine:
@@ -199,33 +210,95 @@ class WorkflowStack(Stack):
         CfnOutput(self, f"{workflow.name}StateMachineArn", value=machine.state_machine_arn)
         return machine
 
-    def _schedule(
+    def _schedules(
         self,
         config: StageConfig,
-        workflow: Workflow,
-        machine: sfn.StateMachine,
-        role: iam.IRole,
-    ) -> scheduler.CfnSchedule:
-        assert workflow.manifest.schedule is not None
-        return scheduler.CfnSchedule(
+        factory: FunctionFactory,
+        environment: dict[str, str],
+        data: DataStack,
+        scheduled: dict[str, str],
+    ) -> None:
+        """One schedule per scheduled workflow, each invoking the scheduled-run function, which
+        starts the workflow for every tenant once per firing."""
+        function = factory.function(
             self,
-            f"{workflow.name}Schedule",
-            name=f"{config.state_machine_prefix}{workflow.name}"[:64],
-            description=f"Scheduled runs of {workflow.name}",
-            schedule_expression=workflow.manifest.schedule,
-            flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
-            target=scheduler.CfnSchedule.TargetProperty(
-                arn=machine.state_machine_arn,
-                role_arn=role.role_arn,
-                input=json.dumps(
-                    {
-                        "workflow": workflow.name,
-                        "trigger": "schedule",
-                        "scheduled_at": "<aws.scheduler.scheduled-time>",
-                    }
-                ),
-                retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
-                    maximum_retry_attempts=3, maximum_event_age_in_seconds=3600
-                ),
+            "ScheduledRun",
+            handler=SCHEDULED_RUN_HANDLER,
+            description="Starts a scheduled workflow for every tenant, once per firing",
+            environment=environment,
+            network=data.network,
+            timeout=Duration.minutes(2),
+        )
+        data.secret.grant_read(function)
+        for name in scheduled:
+            self.state_machines[name].grant_start_execution(function)
+        self.support_functions["ScheduledRun"] = function
+        role = iam.Role(
+            self,
+            "SchedulerRole",
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": self.account}},
             ),
+            description="Invokes the scheduled-run function from EventBridge Scheduler",
+        )
+        # The function itself, not its versions or aliases: only what the schedules target.
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["lambda:InvokeFunction"], resources=[function.function_arn]
+            )
+        )
+        for name, expression in scheduled.items():
+            self.schedules[name] = scheduler.CfnSchedule(
+                self,
+                f"{name}Schedule",
+                name=f"{config.state_machine_prefix}{name}"[:64],
+                description=f"Scheduled runs of {name}",
+                schedule_expression=expression,
+                flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
+                target=scheduler.CfnSchedule.TargetProperty(
+                    arn=function.function_arn,
+                    role_arn=role.role_arn,
+                    input=json.dumps({"workflow": name, "scheduled_at": SCHEDULED_AT}),
+                    retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
+                        maximum_retry_attempts=3, maximum_event_age_in_seconds=3600
+                    ),
+                ),
+            )
+
+    def _approval_metrics(
+        self,
+        config: StageConfig,
+        factory: FunctionFactory,
+        environment: dict[str, str],
+        data: DataStack,
+    ) -> None:
+        """Publishes the age of the oldest pending approval, which the observability stack
+        alarms on, every APPROVAL_METRICS_RATE."""
+        function = factory.function(
+            self,
+            "ApprovalMetrics",
+            handler=APPROVAL_METRICS_HANDLER,
+            description="Publishes the age of the oldest pending approval to CloudWatch",
+            environment=environment,
+            network=data.network,
+            timeout=Duration.seconds(30),
+            memory_mb=256,
+        )
+        data.secret.grant_read(function)
+        # PutMetricData has no resource to scope to; the namespace condition is the scope.
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": approval_metric.NAMESPACE}},
+            )
+        )
+        self.support_functions["ApprovalMetrics"] = function
+        events.Rule(
+            self,
+            "ApprovalMetricsSchedule",
+            description=f"{config.name}: publish the oldest pending approval's age",
+            schedule=events.Schedule.rate(APPROVAL_METRICS_RATE),
+            targets=[targets.LambdaFunction(function, retry_attempts=0)],
         )

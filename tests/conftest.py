@@ -192,3 +192,29 @@ def platform(
         machines=machines,
     )
     reset_services()
+
+
+class LambdaContextStub:
+    """The one Lambda-context factory the tests use."""
+
+    function_name = "flightdeck-test"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:flightdeck-test"
+    memory_limit_in_mb = 512
+    aws_request_id = "test-request"
+    log_group_name = "/aws/lambda/flightdeck-test"
+    log_stream_name = "test"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+def signed_webhook_event(secret: str, body: dict[str, Any], msg_id: str) -> dict[str, Any]:
+    """An API Gateway proxy event carrying a signed webhook delivery."""
+    from flightdeck import webhooks
+
+    raw = json.dumps(body)
+    event = load_event("apigw_webhook")
+    event["headers"].update(webhooks.headers(secret, msg_id, raw.encode()))
+    event["body"] = raw
+    return event

@@ -3,9 +3,11 @@
 import uuid
 from typing import Any
 
+from flightdeck.observability import lambda_handler
 from flightdeck.services import services
 
 
+@lambda_handler()
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return services().approvals.time_out(
         tenant_id=uuid.UUID(event["tenant_id"]),

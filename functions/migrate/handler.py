@@ -2,11 +2,13 @@
 
 from typing import Any
 
+from flightdeck.observability import lambda_handler
 from flightdeck.settings import get_settings
 from flightdeck.store.db import connect, resolve_database_url
 from flightdeck.store.migrate import migrate
 
 
+@lambda_handler(correlation_id_path=None)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     with connect(resolve_database_url(get_settings())) as conn:
         applied = migrate(conn)

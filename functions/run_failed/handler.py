@@ -3,9 +3,11 @@
 import uuid
 from typing import Any
 
+from flightdeck.observability import lambda_handler
 from flightdeck.services import services
 
 
+@lambda_handler()
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     run_id = uuid.UUID(event["run_id"])
     services().runs.record_failure(

@@ -2,9 +2,11 @@
 
 from typing import Any
 
+from flightdeck.observability import lambda_handler
 from flightdeck.services import services
 
 
+@lambda_handler(correlation_id_path=None)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     started = services().runs.start_scheduled(
         workflow_name=event["workflow"], scheduled_at=event["scheduled_at"]

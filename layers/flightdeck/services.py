@@ -14,6 +14,7 @@ from functools import cached_property
 from typing import Any
 
 from flightdeck.engine.approvals import ApprovalService
+from flightdeck.engine.callbacks import CallbackDispatcher
 from flightdeck.engine.registry import Registry, discover
 from flightdeck.engine.runner import NodeRunner
 from flightdeck.engine.runs import RunService
@@ -113,7 +114,14 @@ class Services:
     def approvals(self) -> ApprovalService:
         return ApprovalService(registry=self.registry, connection=self.connection, sfn=self.sfn)
 
+    @cached_property
+    def callbacks(self) -> CallbackDispatcher:
+        """Sends due outbound callbacks; its HTTP client is built on first send."""
+        return CallbackDispatcher(registry=self.registry, connection=self.connection)
+
     def close(self) -> None:
+        if "callbacks" in self.__dict__:
+            self.callbacks.close()
         if "pool" in self.__dict__:
             self.pool.close()
 

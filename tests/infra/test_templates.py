@@ -11,6 +11,7 @@ from flightdeck.engine import compiler
 from flightdeck.local.emulator import FUNCTIONS
 from flightdeck.settings import EnvVar
 from tests.infra.conftest import Synthesized
+from tests.infra.test_nag import nag_errors
 
 
 def resources(template: Any, kind: str) -> dict[str, Any]:
@@ -39,6 +40,22 @@ def test_task_functions_use_the_handlers_the_emulator_dispatches(dev: Synthesize
     assert {spec.handler for spec in FUNCTIONS} <= handlers
 
 
+def proxy_endpoint(dev: Synthesized, part: str) -> Any:
+    """How a function in stack `part` refers to the RDS Proxy endpoint."""
+    data = dev.template("data")
+    (proxy_id,) = resources(data, "AWS::RDS::DBProxy")
+    endpoint = {"Fn::GetAtt": [proxy_id, "Endpoint"]}
+    if part == "data":
+        return endpoint
+    exports = [
+        o["Export"]["Name"]
+        for o in data.to_json()["Outputs"].values()
+        if o["Value"] == endpoint and "Export" in o
+    ]
+    assert exports
+    return {"Fn::ImportValue": exports[0]}
+
+
 def test_functions_get_settings_by_the_runtime_names(dev: Synthesized) -> None:
     template = dev.template("workflow")
     for function in resources(template, "AWS::Lambda::Function").values():
@@ -46,6 +63,7 @@ def test_functions_get_settings_by_the_runtime_names(dev: Synthesized) -> None:
         for name in (
             EnvVar.STAGE,
             EnvVar.DATABASE_SECRET_ARN,
+            EnvVar.DATABASE_HOST,
             EnvVar.ARTIFACT_BUCKET,
             EnvVar.STATE_MACHINE_ARN_PREFIX,
             EnvVar.AWS_REGION,
@@ -53,6 +71,48 @@ def test_functions_get_settings_by_the_runtime_names(dev: Synthesized) -> None:
         ):
             assert str(name) in variables
         assert variables[str(EnvVar.STAGE)] == "development"
+
+
+def test_every_database_function_connects_through_the_proxy(dev: Synthesized) -> None:
+    for part in ("data", "workflow", "api"):
+        functions = resources(dev.template(part), "AWS::Lambda::Function")
+        ours = {
+            k: f["Properties"]["Environment"]["Variables"]
+            for k, f in functions.items()
+            if str(EnvVar.DATABASE_SECRET_ARN)
+            in f["Properties"].get("Environment", {}).get("Variables", {})
+        }
+        assert ours, part
+        for name, variables in ours.items():
+            assert variables[str(EnvVar.DATABASE_HOST)] == proxy_endpoint(dev, part), name
+
+
+def test_only_the_proxy_and_rotation_reach_the_database(dev: Synthesized) -> None:
+    template = dev.template("data")
+    groups = resources(template, "AWS::EC2::SecurityGroup")
+
+    def group_id(prefix: str) -> dict[str, Any]:
+        (logical_id,) = [k for k in groups if k.startswith(prefix)]
+        return {"Fn::GetAtt": [logical_id, "GroupId"]}
+
+    def sources(prefix: str) -> set[str]:
+        rules = [
+            r["Properties"]
+            for r in resources(template, "AWS::EC2::SecurityGroupIngress").values()
+            if r["Properties"]["GroupId"] == group_id(prefix)
+        ]
+        return {r["SourceSecurityGroupId"]["Fn::GetAtt"][0] for r in rules}
+
+    database = sources("DatabaseSg")
+    # Given the functions' security group, then it reaches the proxy and never the instance;
+    # the rotation function (which changes the instance's password) has its own group.
+    assert database == {
+        group_id("ProxySg")["Fn::GetAtt"][0],
+        group_id("RotationSg")["Fn::GetAtt"][0],
+    }
+    assert sources("ProxySg") == {group_id("FunctionsSg")["Fn::GetAtt"][0]}
+    db_group = groups[group_id("DatabaseSg")["Fn::GetAtt"][0]]["Properties"]
+    assert "SecurityGroupIngress" not in db_group
 
 
 def test_state_machine_definitions_are_the_compilers_output(dev: Synthesized) -> None:
@@ -82,24 +142,122 @@ def test_state_machine_names_match_the_runtime_arn_prefix(dev: Synthesized) -> N
     assert {"Ref": "AWS::AccountId"} in parts
 
 
-def test_a_scheduled_workflow_gets_a_schedule(tmp_path: Any) -> None:
-    from dataclasses import replace
-
+def test_a_scheduled_workflow_gets_a_schedule_that_invokes_the_scheduled_run_function(
+    tmp_path: Any,
+) -> None:
     from flightdeck.engine.registry import discover
+    from tests.conftest import TEST_WORKFLOW_PACKAGES
     from tests.infra.conftest import synthesize
+    from tests.workflows import nightly_digest
 
-    support = discover().get("support_triage")
-    nightly = replace(
-        support, manifest=replace(support.manifest, name="nightly", schedule="rate(1 day)")
-    )
-    synthesized = synthesize(
-        tmp_path, {"stage": "dev", "prefix": "sched"}, workflows=[support, nightly], nag=False
-    )
+    workflows = list(discover(tuple(TEST_WORKFLOW_PACKAGES.split(","))))
+    scheduled = [w.name for w in workflows if w.manifest.schedule]
+    assert scheduled == ["nightly_digest"]
+    synthesized = synthesize(tmp_path, {"stage": "dev", "prefix": "sched"}, workflows=workflows)
+    assert nag_errors(synthesized.stacks.workflow) == []
     template = synthesized.template("workflow")
-    template.resource_count_is("AWS::Scheduler::Schedule", 1)
+    functions = resources(template, "AWS::Lambda::Function")
+    (runner_id,) = [
+        k
+        for k, f in functions.items()
+        if f["Properties"]["Handler"] == "functions.scheduled_run.handler.handler"
+    ]
+    runner_arn = {"Fn::GetAtt": [runner_id, "Arn"]}
+
+    # Given the scheduled workflow, then one schedule invokes the scheduled-run function with
+    # the firing's time, through a role that may invoke that function and nothing else.
+    (schedule,) = resources(template, "AWS::Scheduler::Schedule").values()
+    props = schedule["Properties"]
+    assert props["ScheduleExpression"] == nightly_digest.SCHEDULE
+    assert props["FlexibleTimeWindow"] == {"Mode": "OFF"}
+    assert props["Target"]["Arn"] == runner_arn
+    assert json.loads(props["Target"]["Input"]) == {
+        "workflow": "nightly_digest",
+        "scheduled_at": "<aws.scheduler.scheduled-time>",
+    }
+    role_id = props["Target"]["RoleArn"]["Fn::GetAtt"][0]
+    role_statements = [
+        statement
+        for policy in resources(template, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    assert role_statements == [
+        {"Action": "lambda:InvokeFunction", "Effect": "Allow", "Resource": runner_arn}
+    ]
+
+    # And the function may start that workflow's executions only.
+    machines = resources(template, "AWS::StepFunctions::StateMachine")
+    (digest_id,) = [
+        k
+        for k, m in machines.items()
+        if m["Properties"]["StateMachineName"].endswith("-nightly_digest")
+    ]
+    runner_role = functions[runner_id]["Properties"]["Role"]["Fn::GetAtt"][0]
+    starts = [
+        statement
+        for policy in resources(template, "AWS::IAM::Policy").values()
+        if {"Ref": runner_role} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "states:StartExecution" in json.dumps(statement["Action"])
+    ]
+    assert [s["Resource"] for s in starts] == [{"Ref": digest_id}]
+
+
+def test_no_schedule_and_no_scheduled_run_function_without_a_scheduled_workflow(
+    dev: Synthesized,
+) -> None:
+    assert not [w for w in dev.workflows if w.manifest.schedule]
+    template = dev.template("workflow")
+    template.resource_count_is("AWS::Scheduler::Schedule", 0)
+    handlers = {
+        f["Properties"]["Handler"] for f in resources(template, "AWS::Lambda::Function").values()
+    }
+    assert "functions.scheduled_run.handler.handler" not in handlers
+
+
+def test_the_oldest_pending_approval_is_published_every_five_minutes(dev: Synthesized) -> None:
+    from functions.approval_metrics import metric
+
+    template = dev.template("workflow")
+    functions = resources(template, "AWS::Lambda::Function")
+    (publisher_id,) = [
+        k
+        for k, f in functions.items()
+        if f["Properties"]["Handler"] == "functions.approval_metrics.handler.handler"
+    ]
     template.has_resource_properties(
-        "AWS::Scheduler::Schedule",
-        {"ScheduleExpression": "rate(1 day)", "FlexibleTimeWindow": {"Mode": "OFF"}},
+        "AWS::Events::Rule",
+        {
+            "ScheduleExpression": "rate(5 minutes)",
+            "State": "ENABLED",
+            "Targets": [Match.object_like({"Arn": {"Fn::GetAtt": [publisher_id, "Arn"]}})],
+        },
+    )
+    role = functions[publisher_id]["Properties"]["Role"]["Fn::GetAtt"][0]
+    statements = [
+        statement
+        for policy in resources(template, "AWS::IAM::Policy").values()
+        if {"Ref": role} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "cloudwatch:PutMetricData" in json.dumps(statement["Action"])
+    ]
+    assert statements == [
+        {
+            "Action": "cloudwatch:PutMetricData",
+            "Condition": {"StringEquals": {"cloudwatch:namespace": metric.NAMESPACE}},
+            "Effect": "Allow",
+            "Resource": "*",
+        }
+    ]
+    # The alarm watches exactly what the publisher writes.
+    dev.template("observability").has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": metric.NAMESPACE,
+            "MetricName": metric.OLDEST_PENDING_APPROVAL,
+            "Dimensions": [{"Name": metric.STAGE_DIMENSION, "Value": "development"}],
+        },
     )
 
 

@@ -4,14 +4,48 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from flightdeck.errors import FlightdeckError, InvalidInputError
 
 PROBLEM_JSON = "application/problem+json"
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details: every error the API answers has this shape."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldError] | None = None
+
+
+def _documented(description: str) -> dict[str, Any]:
+    return {"description": description, "model": Problem, "content": {PROBLEM_JSON: {}}}
+
+
+# Declared on every route, so the OpenAPI document names every answer a client can get.
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _documented("the request cannot be read"),
+    401: _documented("no valid credentials (token or webhook signature)"),
+    403: _documented("the credentials do not allow this"),
+    404: _documented("no such resource for this tenant"),
+    409: _documented("conflicts with the resource's state or an earlier request"),
+    410: _documented("no longer possible (expired or withdrawn)"),
+    413: _documented("the body is too large"),
+    422: _documented("the input is invalid; `errors` names the fields"),
+}
 
 
 def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
@@ -35,6 +69,11 @@ def install(app: FastAPI) -> None:
         ]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return problem(422, "Invalid input", detail, errors=errors)
+
+    @app.exception_handler(psycopg.DataError)
+    async def unstorable(request: Request, exc: psycopg.DataError) -> JSONResponse:
+        # Values Postgres refuses (a NUL byte, an out-of-range number): the caller's input.
+        return problem(422, "Invalid input", "the input holds a value that cannot be stored")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -3,18 +3,92 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from flightdeck.store import approvals
+from flightdeck.store import approvals, callbacks
+from flightdeck.store.annotations import Annotation, Kind
 
 
 class RunAccepted(BaseModel):
+    """The answer to a trigger; a replayed trigger gets the very same body (and the header
+    `Idempotent-Replayed: true`)."""
+
+    run_id: uuid.UUID
+    workflow: str
+
+
+class RunCreate(BaseModel):
+    workflow: str = Field(min_length=1, max_length=48)
+    input: dict[str, Any]
+
+
+class RunSummary(BaseModel):
+    id: uuid.UUID
+    workflow: str
+    workflow_version: str
+    status: str
+    trigger_source: str
+    current_node: str | None
+    failed_node: str | None
+    error_type: str | None
+    rerun_of: uuid.UUID | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class RunPage(BaseModel):
+    items: list[RunSummary]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page")
+
+
+class NodeOut(BaseModel):
+    name: str
+    status: str
+    attempts: int
+    duration_ms: float | None
+    error_type: str | None
+    error_message: str | None
+
+
+class EdgeOut(BaseModel):
+    source: str
+    target: str
+    conditional: bool
+
+
+class GraphOut(BaseModel):
+    entry: str
+    nodes: list[NodeOut]
+    edges: list[EdgeOut]
+
+
+class RunAction(BaseModel):
     run_id: uuid.UUID
     status: str
-    duplicate: bool
+    node: str | None = None
+
+
+class BulkFilter(BaseModel):
+    status: list[Literal["queued", "running", "waiting_for_approval", "failed"]] = []
+    workflow: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    source: Literal["webhook", "api", "schedule"] | None = None
+
+
+class BulkIn(BaseModel):
+    action: Literal["cancel", "retry"]
+    filter: BulkFilter = BulkFilter()
+
+
+class BulkOut(BaseModel):
+    action: str
+    matched: int
+    touched: int
 
 
 class EventOut(BaseModel):
@@ -40,10 +114,13 @@ class ApprovalOut(BaseModel):
     decided_at: datetime | None
     expires_at: datetime
     created_at: datetime
+    age_seconds: float
 
     @classmethod
     def of(cls, a: approvals.Approval) -> ApprovalOut:
+        end = a.decided_at or datetime.now(UTC)
         return cls(
+            age_seconds=round((end - a.created_at).total_seconds(), 3),
             id=a.id,
             run_id=a.run_id,
             node=a.node,
@@ -74,6 +151,66 @@ class OutboxOut(BaseModel):
     created_at: datetime
 
 
+class AnnotationOut(BaseModel):
+    id: uuid.UUID
+    run_id: uuid.UUID
+    workflow: str
+    node: str | None
+    kind: Kind
+    body: str | None
+    label: str | None
+    score: float | None
+    metric: str | None
+    author: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, a: Annotation) -> AnnotationOut:
+        return cls(
+            id=a.id,
+            run_id=a.run_id,
+            workflow=a.workflow,
+            node=a.node,
+            kind=a.kind,
+            body=a.body,
+            label=a.label,
+            score=a.score,
+            metric=a.metric,
+            author=a.author,
+            created_at=a.created_at.astimezone(UTC),
+        )
+
+
+class CallbackDeliveryOut(BaseModel):
+    """One entry of a run's delivery log. `id` is the `webhook-id` the receiver saw."""
+
+    id: uuid.UUID
+    event_type: str
+    url: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+    @classmethod
+    def of(cls, d: callbacks.Delivery) -> CallbackDeliveryOut:
+        return cls(
+            id=d.id,
+            event_type=d.event_type,
+            url=d.url,
+            status=d.status,
+            attempts=d.attempts,
+            next_attempt_at=d.next_attempt_at if d.status == "pending" else None,
+            last_status_code=d.last_status_code,
+            last_error=d.last_error,
+            created_at=d.created_at,
+            delivered_at=d.delivered_at,
+        )
+
+
 class RunOut(BaseModel):
     id: uuid.UUID
     workflow: str
@@ -85,13 +222,17 @@ class RunOut(BaseModel):
     error_type: str | None
     error_message: str | None
     failed_node: str | None
+    rerun_of: uuid.UUID | None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    graph: GraphOut
     events: list[EventOut]
     approvals: list[ApprovalOut]
     outcome: OutcomeOut | None
     effects: list[OutboxOut]
+    annotations: list[AnnotationOut]
+    deliveries: list[CallbackDeliveryOut] = Field(description="outbound callbacks about this run")
 
 
 class DecisionIn(BaseModel):
@@ -109,3 +250,56 @@ class DecisionOut(BaseModel):
 class Health(BaseModel):
     status: str
     version: str
+
+
+class TenantIn(BaseModel):
+    slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    name: str = Field(min_length=1, max_length=200)
+
+
+class TenantOut(BaseModel):
+    id: uuid.UUID
+    slug: str
+    name: str
+
+
+class TokenIn(BaseModel):
+    role: Literal["viewer", "operator", "admin"]
+    name: str = Field(default="", max_length=200)
+
+
+class TokenOut(BaseModel):
+    id: uuid.UUID
+    prefix: str
+    role: str
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class IssuedTokenOut(BaseModel):
+    id: uuid.UUID
+    prefix: str
+    role: str
+    token: str = Field(description="shown once; only its hash is kept")
+
+
+class WebhookSecretIn(BaseModel):
+    workflow: str | None = Field(
+        default=None, description="the workflow it signs for; none: every workflow"
+    )
+
+
+class WebhookSecretOut(BaseModel):
+    id: uuid.UUID
+    workflow: str | None
+    prefix: str
+    created_at: datetime
+    expires_at: datetime | None
+
+
+class IssuedSecretOut(BaseModel):
+    id: uuid.UUID
+    workflow: str | None
+    secret: str = Field(description="shown once")

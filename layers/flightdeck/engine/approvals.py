@@ -9,13 +9,22 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
+from flightdeck.engine import callbacks
 from flightdeck.engine.registry import Registry
 from flightdeck.engine.runner import ConnectionFactory
-from flightdeck.errors import ConflictError, GoneError, InvalidInputError, NotFoundError
+from flightdeck.errors import (
+    ConflictError,
+    ForbiddenError,
+    GoneError,
+    InvalidInputError,
+    NotFoundError,
+)
 from flightdeck.store import approvals, runs
 from flightdeck.store.db import scoped
+from flightdeck.store.tenants import Role
 
 Decision = Literal["approve", "reject", "edit"]
 _STATUS_FOR: dict[str, approvals.ApprovalStatus] = {
@@ -48,16 +57,39 @@ class ApprovalService:
         self._sfn.send_task_success(taskToken=token, output=json.dumps(output))
 
     def register_token(
-        self, *, tenant_id: uuid.UUID, run_id: uuid.UUID, approval_id: uuid.UUID, task_token: str
+        self,
+        *,
+        tenant_id: uuid.UUID,
+        run_id: uuid.UUID,
+        approval_id: uuid.UUID,
+        task_token: str,
+        escalate: bool = False,
     ) -> None:
         """Called by the wait state: keep the token with the request, mark the run waiting.
-        If a decision arrived before the token did, hand it to Step Functions now."""
+        If a decision arrived before the token did, hand it to Step Functions now.
+
+        With `escalate` (the first wait timed out and the policy escalates), the request goes
+        to admins, with a new expiry."""
         with self._connection() as conn, scoped(conn, tenant_id):
             approval = approvals.get(conn, approval_id, for_update=True)
             if approval is None or approval.run_id != run_id:
                 raise NotFoundError(f"no approval {approval_id} for run {run_id}")
             approvals.attach_token(conn, approval_id, task_token)
-            if approval.status == "pending":
+            if escalate and approval.status == "pending":
+                run = runs.get_run(conn, run_id)
+                assert run is not None
+                policy = self._registry.get(run.workflow).manifest.approval
+                assert policy is not None
+                approvals.escalate(conn, approval_id, policy.escalation_timeout_seconds)
+                runs.append_event(
+                    conn,
+                    run_id=run_id,
+                    tenant_id=approval.tenant_id,
+                    type=runs.APPROVAL_ESCALATED,
+                    node=approval.node,
+                    data={"approval_id": str(approval_id), "to": "admin"},
+                )
+            elif approval.status == "pending":
                 runs.set_status(conn, run_id, "waiting_for_approval", current_node=approval.node)
                 runs.append_event(
                     conn,
@@ -70,6 +102,9 @@ class ApprovalService:
                         "expires_at": approval.expires_at.isoformat(),
                     },
                 )
+                callbacks.enqueue(
+                    conn, self._registry, run_id, callbacks.APPROVAL_REQUESTED, approval=approval
+                )
             else:
                 self._send(task_token, approval, approval.decision or {})
 
@@ -81,6 +116,8 @@ class ApprovalService:
         decision: Decision,
         payload: Any,
         decided_by: str,
+        role: Role = "operator",
+        comment: str | None = None,
     ) -> DecisionResult:
         if decision not in _STATUS_FOR:
             raise InvalidInputError("decision must be approve, reject or edit", field="decision")
@@ -92,13 +129,21 @@ class ApprovalService:
                 raise NotFoundError(f"no approval {approval_id}")
             if approval.status == "timed_out":
                 raise GoneError(f"approval {approval_id} expired and took its default action")
-            if approval.status != "pending":
+            if approval.status == "cancelled":
+                raise GoneError(f"approval {approval_id} was withdrawn: its run was cancelled")
+            if approval.status not in approvals.OPEN:
                 raise ConflictError(
                     f"approval {approval_id} was already decided: {approval.status}"
                 )
+            if approval.expires_at <= datetime.now(UTC):
+                raise GoneError(f"approval {approval_id} expired at {approval.expires_at}")
+            if approval.status == "escalated" and role != "admin":
+                raise ForbiddenError(f"approval {approval_id} was escalated to admins")
             if decision == "edit":
                 _validate_edit(approval.request, payload)
             body = {"decision": decision, "payload": payload if decision == "edit" else None}
+            if comment:
+                body["comment"] = comment
             status = _STATUS_FOR[decision]
             approvals.decide(conn, approval_id, status=status, decision=body, decided_by=decided_by)
             runs.set_status(conn, approval.run_id, "running", current_node=approval.node)
@@ -111,6 +156,7 @@ class ApprovalService:
                 data={
                     "approval_id": str(approval_id),
                     "decided_by": decided_by,
+                    "comment": comment,
                     "before": (approval.request or {}).get("draft") if decision == "edit" else None,
                     "after": payload if decision == "edit" else None,
                 },
@@ -134,7 +180,7 @@ class ApprovalService:
             approval = approvals.get(conn, approval_id, for_update=True)
             if approval is None or approval.run_id != run_id:
                 raise NotFoundError(f"no approval {approval_id} for run {run_id}")
-            if approval.status != "pending":
+            if approval.status not in approvals.OPEN:
                 return {
                     "approval_id": str(approval_id),
                     "decision": (approval.decision or {}).get("decision"),

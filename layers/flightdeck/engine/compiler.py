@@ -15,7 +15,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flightdeck.engine.workflow import Workflow
+from flightdeck.engine.workflow import ApprovalPolicy, Workflow
 from flightdeck.errors import WorkflowDefinitionError
 
 # Placeholders, replaced by CDK's definition substitutions or by `substitute`.
@@ -60,6 +60,10 @@ def await_state(node: str) -> str:
 
 def timeout_state(node: str) -> str:
     return f"Approval timed out {node}"
+
+
+def escalate_state(node: str) -> str:
+    return f"Escalate approval {node}"
 
 
 def _lambda_retry() -> dict[str, Any]:
@@ -109,6 +113,60 @@ def _task(
 
 def _equals(variable: str, value: str, next_state: str) -> dict[str, Any]:
     return {"Variable": variable, "StringEquals": value, "Next": next_state}
+
+
+def _await(node: str, *, escalate: bool, timeout_seconds: int, on_timeout: str) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "run_id.$": "$.run_id",
+        "tenant_id.$": "$.tenant_id",
+        "node": node,
+        "approval_id.$": "$.step.interrupt.approval_id",
+        "task_token.$": "$$.Task.Token",
+    }
+    if escalate:
+        payload["escalate"] = True
+    return _task(
+        APPROVAL_REQUEST,
+        payload,
+        wait_for_token=True,
+        timeout_seconds=timeout_seconds,
+        result_path="$.decision",
+        next_state=run_state(node),
+        extra_catches=[
+            {"ErrorEquals": ["States.Timeout"], "ResultPath": "$.error", "Next": on_timeout}
+        ],
+    )
+
+
+def _approval_states(node: str, policy: ApprovalPolicy) -> dict[str, Any]:
+    """The wait for a decision, the optional escalation to admins, and the default action."""
+    states: dict[str, Any] = {}
+    escalating = policy.on_timeout == "escalate"
+    states[await_state(node)] = _await(
+        node,
+        escalate=False,
+        timeout_seconds=policy.timeout_seconds,
+        on_timeout=escalate_state(node) if escalating else timeout_state(node),
+    )
+    if escalating:
+        states[escalate_state(node)] = _await(
+            node,
+            escalate=True,
+            timeout_seconds=policy.escalation_timeout_seconds,
+            on_timeout=timeout_state(node),
+        )
+    states[timeout_state(node)] = _task(
+        APPROVAL_TIMEOUT,
+        {
+            "run_id.$": "$.run_id",
+            "tenant_id.$": "$.tenant_id",
+            "node": node,
+            "approval_id.$": "$.step.interrupt.approval_id",
+        },
+        result_path="$.decision",
+        next_state=run_state(node),
+    )
+    return states
 
 
 def analyse(workflow: Workflow) -> tuple[str, dict[str, list[str]]]:
@@ -227,38 +285,7 @@ def compile_workflow(workflow: Workflow) -> dict[str, Any]:
         }
         if node in interrupting:
             assert manifest.approval is not None
-            states[await_state(node)] = _task(
-                APPROVAL_REQUEST,
-                {
-                    "run_id.$": "$.run_id",
-                    "tenant_id.$": "$.tenant_id",
-                    "node": node,
-                    "approval_id.$": "$.step.interrupt.approval_id",
-                    "task_token.$": "$$.Task.Token",
-                },
-                wait_for_token=True,
-                timeout_seconds=manifest.approval.timeout_seconds,
-                result_path="$.decision",
-                next_state=run_state(node),
-                extra_catches=[
-                    {
-                        "ErrorEquals": ["States.Timeout"],
-                        "ResultPath": "$.error",
-                        "Next": timeout_state(node),
-                    }
-                ],
-            )
-            states[timeout_state(node)] = _task(
-                APPROVAL_TIMEOUT,
-                {
-                    "run_id.$": "$.run_id",
-                    "tenant_id.$": "$.tenant_id",
-                    "node": node,
-                    "approval_id.$": "$.step.interrupt.approval_id",
-                },
-                result_path="$.decision",
-                next_state=run_state(node),
-            )
+            states.update(_approval_states(node, manifest.approval))
     states[UNEXPECTED_STATE] = {
         "Type": "Pass",
         "Parameters": {

@@ -18,6 +18,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
+from flightdeck import observability
+from flightdeck.engine import callbacks
 from flightdeck.engine.compiler import END, INTERRUPT, analyse
 from flightdeck.engine.context import NodeContext
 from flightdeck.engine.registry import Registry
@@ -29,6 +31,7 @@ from flightdeck.store import approvals, runs
 from flightdeck.store.blobs import BlobStore
 from flightdeck.store.db import Connection, scoped
 
+logger = observability.logger
 ConnectionFactory = Callable[[], AbstractContextManager[Connection]]
 
 
@@ -193,8 +196,20 @@ class NodeRunner:
             started = time.perf_counter()
             try:
                 with scoped(conn, tenant):
-                    return self._step(conn, run, workflow, request, started)
+                    result = self._step(conn, run, workflow, request, started)
             except Exception as exc:
+                elapsed = (time.perf_counter() - started) * 1000
+                logger.warning(
+                    "node failed",
+                    extra={
+                        "run_id": str(run.id),
+                        "workflow": run.workflow,
+                        "node": request.node,
+                        "attempt": request.attempt,
+                        "error_type": type(exc).__name__,
+                    },
+                )
+                observability.count("NodeFailed")
                 with scoped(conn, tenant):
                     runs.append_event(
                         conn,
@@ -203,11 +218,25 @@ class NodeRunner:
                         type=runs.NODE_FAILED,
                         node=request.node,
                         attempt=request.attempt,
-                        duration_ms=(time.perf_counter() - started) * 1000,
+                        duration_ms=elapsed,
                         error_type=type(exc).__name__,
                         error_message=str(exc)[:2000],
                     )
                 raise
+            elapsed = (time.perf_counter() - started) * 1000
+            logger.info(
+                "node finished",
+                extra={
+                    "run_id": str(run.id),
+                    "workflow": run.workflow,
+                    "node": request.node,
+                    "next": result.next,
+                    "duration_ms": round(elapsed, 2),
+                },
+            )
+            observability.count("NodeSucceeded")
+            observability.milliseconds("NodeDuration", elapsed)
+            return result
 
     def _step(
         self,
@@ -296,6 +325,7 @@ class NodeRunner:
         if result.next == END:
             runs.set_status(conn, run.id, "succeeded", current_node=request.node)
             runs.append_event(conn, run_id=run.id, tenant_id=run.tenant_id, type=runs.RUN_SUCCEEDED)
+            callbacks.enqueue(conn, self._registry, run.id, callbacks.RUN_SUCCEEDED)
         else:
             runs.set_status(
                 conn,

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from flightdeck.engine import callbacks
 from flightdeck.engine.registry import Registry
 from flightdeck.engine.runner import ConnectionFactory, NodeRunner
 from flightdeck.errors import ConflictError, InvalidInputError, NotFoundError
+from flightdeck.store import approvals as approval_store
 from flightdeck.store import runs
 from flightdeck.store import tenants as tenant_store
 from flightdeck.store.blobs import BlobStore, tenant_key
@@ -68,6 +71,7 @@ class RunService:
         payload: Any,
         idempotency_key: str,
         source: str,
+        rerun_of: uuid.UUID | None = None,
     ) -> Started:
         """Create the run for this trigger and start its execution, once per key.
 
@@ -103,6 +107,7 @@ class RunService:
                 trigger_ref=ref,
                 trigger_sha256=digest,
                 execution_name=str(run_id),
+                rerun_of=rerun_of,
             )
             if not created and run.trigger_sha256 != digest:
                 raise ConflictError(
@@ -114,7 +119,11 @@ class RunService:
                     run_id=run.id,
                     tenant_id=tenant_id,
                     type=runs.RUN_QUEUED,
-                    data={"source": source, "idempotency_key": idempotency_key},
+                    data={
+                        "source": source,
+                        "idempotency_key": idempotency_key,
+                        "rerun_of": str(rerun_of) if rerun_of else None,
+                    },
                 )
         if run.status == "queued":
             self._start_execution(run, {"run_id": str(run.id), "tenant_id": str(tenant_id)})
@@ -138,6 +147,146 @@ class RunService:
             )
             for tenant_id in tenant_ids
         ]
+
+    def trigger_of(self, run: runs.Run) -> Any:
+        """The run's original trigger, from the row or from S3."""
+        if run.trigger_payload is not None:
+            return run.trigger_payload
+        assert run.trigger_ref is not None
+        return self._blobs.get_json(run.trigger_ref)
+
+    def execution_arn(self, run: runs.Run) -> str:
+        machine = self._state_machine_arn(run.workflow)
+        return f"{machine.replace(':stateMachine:', ':execution:')}:{run.execution_name}"
+
+    def cancel(self, *, tenant_id: uuid.UUID, run_id: uuid.UUID, actor: str) -> runs.Run:
+        """Stop a run that has not finished: its execution is stopped, its pending approvals
+        are withdrawn; nothing it already did is undone."""
+        with self._connection() as conn, scoped(conn, tenant_id):
+            run = runs.lock_run(conn, run_id)
+            if run is None:
+                raise NotFoundError(f"no run {run_id}")
+            if run.status in runs.TERMINAL:
+                raise ConflictError(f"run {run_id} already {run.status}")
+            runs.set_status(conn, run_id, "cancelled")
+            tokens = approval_store.open_tokens(conn, run_id)
+            withdrawn = approval_store.cancel_open(conn, run_id)
+            runs.append_event(
+                conn,
+                run_id=run_id,
+                tenant_id=tenant_id,
+                type=runs.RUN_CANCELLED,
+                data={"by": actor, "withdrawn_approvals": withdrawn},
+            )
+        with contextlib.suppress(self._sfn.exceptions.ExecutionDoesNotExist):
+            self._sfn.stop_execution(
+                executionArn=self.execution_arn(run), error="Cancelled", cause=f"by {actor}"
+            )
+        # A wait state that is still holding on (the emulator does not stop waits) is
+        # released too; on AWS the token is already void and this is a no-op.
+        gone = (
+            self._sfn.exceptions.TaskDoesNotExist,
+            self._sfn.exceptions.TaskTimedOut,
+            self._sfn.exceptions.InvalidToken,
+        )
+        for token in tokens:
+            with contextlib.suppress(*gone):
+                self._sfn.send_task_failure(taskToken=token, error="RunCancelled", cause=actor)
+        return self._get(tenant_id, run_id)
+
+    def redrive(self, *, tenant_id: uuid.UUID, run_id: uuid.UUID, actor: str) -> str:
+        """Continue a failed run from its failed node on a new execution."""
+        with self._connection() as conn, scoped(conn, tenant_id):
+            run = runs.get_run(conn, run_id)
+            if run is None:
+                raise NotFoundError(f"no run {run_id}")
+            if run.status != "failed":
+                raise ConflictError(
+                    f"only a failed run can be redriven; run {run_id} is {run.status}"
+                )
+            attempt = runs.count_events(conn, run_id, runs.RUN_REDRIVEN) + 1
+        node = self.resume(tenant_id, run_id, suffix=f"redrive{attempt}")
+        if node is None:
+            raise ConflictError(f"run {run_id} has nothing left to run")
+        with self._connection() as conn, scoped(conn, tenant_id):
+            runs.append_event(
+                conn,
+                run_id=run_id,
+                tenant_id=tenant_id,
+                type=runs.RUN_REDRIVEN,
+                node=node,
+                data={"by": actor, "attempt": attempt},
+            )
+        return node
+
+    def rerun(
+        self,
+        *,
+        tenant_id: uuid.UUID,
+        run_id: uuid.UUID,
+        actor: str,
+        idempotency_key: str | None = None,
+    ) -> Started:
+        """A new run from the original trigger, on the workflow's current version."""
+        original = self._get(tenant_id, run_id)
+        key = idempotency_key or f"rerun:{run_id}:{uuid.uuid4()}"
+        started = self.start(
+            tenant_id=tenant_id,
+            workflow_name=original.workflow,
+            payload=self.trigger_of(original),
+            idempotency_key=key,
+            source=original.trigger_source,
+            rerun_of=original.id,
+        )
+        if started.created:
+            with self._connection() as conn, scoped(conn, tenant_id):
+                runs.append_event(
+                    conn,
+                    run_id=original.id,
+                    tenant_id=tenant_id,
+                    type=runs.RUN_RERUN,
+                    data={"by": actor, "new_run_id": str(started.run.id)},
+                )
+        return started
+
+    def bulk(
+        self,
+        *,
+        tenant_id: uuid.UUID,
+        action: Literal["cancel", "retry"],
+        where: runs.RunFilter,
+        actor: str,
+        limit: int = 1000,
+    ) -> tuple[int, int]:
+        """Apply `action` to every run matching `where` (cancel: unfinished runs; retry:
+        failed runs, redriven). Returns (matched, touched)."""
+        eligible = (
+            ("failed",) if action == "retry" else ("queued", "running", "waiting_for_approval")
+        )
+        statuses = tuple(s for s in (where.statuses or eligible) if s in eligible)
+        if not statuses:
+            return 0, 0
+        narrowed = dataclasses.replace(where, statuses=statuses)
+        with self._connection() as conn, scoped(conn, tenant_id):
+            matched = runs.list_runs(conn, narrowed, limit=limit)
+        touched = 0
+        for run in matched:
+            try:
+                if action == "cancel":
+                    self.cancel(tenant_id=tenant_id, run_id=run.id, actor=actor)
+                else:
+                    self.redrive(tenant_id=tenant_id, run_id=run.id, actor=actor)
+            except ConflictError:
+                continue  # it changed state meanwhile: not ours to touch any more
+            touched += 1
+        return len(matched), touched
+
+    def _get(self, tenant_id: uuid.UUID, run_id: uuid.UUID) -> runs.Run:
+        with self._connection() as conn, scoped(conn, tenant_id):
+            run = runs.get_run(conn, run_id)
+        if run is None:
+            raise NotFoundError(f"no run {run_id}")
+        return run
 
     def _start_execution(self, run: runs.Run, payload: dict[str, Any]) -> None:
         # ExecutionAlreadyExists: an earlier delivery of the same trigger started it.
@@ -179,6 +328,7 @@ class RunService:
                 error_type=error_type,
                 error_message=message,
             )
+            callbacks.enqueue(conn, self._registry, run_id, callbacks.RUN_FAILED)
 
     def resume(self, tenant_id: uuid.UUID, run_id: uuid.UUID, *, suffix: str) -> str | None:
         """Start a new execution continuing `run_id` from the node LangGraph has next.

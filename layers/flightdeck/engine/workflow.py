@@ -33,14 +33,18 @@ class ApprovalPolicy:
     threshold: float = 0.8
     timeout_seconds: int = 24 * 3600
     default_action: DecisionAction = "reject"
+    # When nobody decides in time: apply `default_action`, or first hand the request to the
+    # agency's admins for `escalation_timeout_seconds` more.
+    on_timeout: Literal["default_action", "escalate"] = "default_action"
+    escalation_timeout_seconds: int = 24 * 3600
 
     def __post_init__(self) -> None:
         if not self.nodes:
             raise WorkflowDefinitionError("an approval policy names at least one node")
         if not 0.0 <= self.threshold <= 1.0:
             raise WorkflowDefinitionError("approval threshold must be within [0, 1]")
-        if self.timeout_seconds < 1:
-            raise WorkflowDefinitionError("approval timeout must be at least one second")
+        if self.timeout_seconds < 1 or self.escalation_timeout_seconds < 1:
+            raise WorkflowDefinitionError("approval timeouts must be at least one second")
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import shlex
 import signal
 import socket
 import sys
+import threading
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,7 @@ def load_previous(path: Path) -> DemoCredentials | None:
             tenant_slug=data["tenant_slug"],
             api_token=data["api_token"],
             webhook_secret=data["webhook_secret"],
+            admin_token=data["admin_token"],
         )
     except (OSError, ValueError, KeyError):
         return None
@@ -87,6 +89,8 @@ def configure_environment(
     os.environ[EnvVar.AWS_REGION] = emulator.region
     os.environ[EnvVar.STATE_MACHINE_ARN_PREFIX] = emulator.state_machine_arn_prefix(prefix)
     os.environ.setdefault(EnvVar.ARTIFACT_BUCKET, "flightdeck-artifacts")
+    # Powertools' development mode: readable logs, no metrics flushed to stdout.
+    os.environ.setdefault("POWERTOOLS_DEV", "true")
 
 
 def resume_unfinished(svc: Any) -> list[str]:
@@ -140,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     postgres = EmbeddedPostgres(data_dir / "pgdata").start()
     emulator: Emulator | None = None
     svc: Any = None
+    # Delivers due callbacks every second while the API serves (on AWS: a scheduled Lambda).
+    callbacks_stop = threading.Event()
+    callbacks_thread: threading.Thread | None = None
     try:
         database_url = postgres.ensure_database("flightdeck")
         emulator = Emulator(args.host, args.aws_port).start()
@@ -191,11 +198,18 @@ def main(argv: list[str] | None = None) -> int:
         # uvicorn shuts down on SIGTERM, then re-raises it to the previous handler: make that
         # one end like Ctrl-C, so everything below is stopped in order.
         signal.signal(signal.SIGTERM, _interrupt)
+        callbacks_thread = threading.Thread(
+            target=svc.callbacks.run_until, args=(callbacks_stop,), name="callbacks", daemon=True
+        )
+        callbacks_thread.start()
         uvicorn.run(create_app(), host=args.host, port=args.api_port, log_level="warning")
     except KeyboardInterrupt:
         pass
     finally:
         print("\nflightdeck: stopping", flush=True)
+        callbacks_stop.set()
+        if callbacks_thread is not None:
+            callbacks_thread.join(timeout=15)
         if svc is not None:
             svc.close()
         if emulator is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 from importlib import resources
 
@@ -19,9 +20,11 @@ class DemoCredentials:
     tenant_slug: str
     api_token: str
     webhook_secret: str
+    # The agency's own token for the demo: tokens, secrets, callbacks, escalated approvals.
+    admin_token: str
 
 
-def seed_knowledge(conn: Connection, registry: Registry, tenant_id: object) -> int:
+def seed_knowledge(conn: Connection, registry: Registry, tenant_id: uuid.UUID) -> int:
     count = 0
     for workflow in registry:
         if not workflow.seed_knowledge:
@@ -29,7 +32,7 @@ def seed_knowledge(conn: Connection, registry: Registry, tenant_id: object) -> i
         package = workflow.graph_factory.partition(":")[0].rpartition(".")[0]
         text = resources.files(package).joinpath(workflow.seed_knowledge).read_text("utf-8")
         for article in json.loads(text):
-            knowledge.upsert(conn, tenant_id, article["title"], article["body"], article["tags"])  # type: ignore[arg-type]
+            knowledge.upsert(conn, tenant_id, article["title"], article["body"], article["tags"])
             count += 1
     return count
 
@@ -48,9 +51,11 @@ def seed_demo(
             previous is not None
             and previous.tenant_id == str(tenant.id)
             and tenants.authenticate(conn, previous.api_token) is not None
+            and tenants.authenticate(conn, previous.admin_token) is not None
             and previous.webhook_secret in tenants.webhook_secrets(conn, tenant.id, "")
         ):
             return previous
         token = tenants.issue_token(conn, tenant.id, "operator", name="local development")
+        admin = tenants.issue_token(conn, tenant.id, "admin", name="local development")
         secret = tenants.add_webhook_secret(conn, tenant.id, None)
-        return DemoCredentials(str(tenant.id), tenant.slug, token.token, secret)
+        return DemoCredentials(str(tenant.id), tenant.slug, token.token, secret, admin.token)

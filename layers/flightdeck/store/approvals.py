@@ -11,7 +11,10 @@ from psycopg.types.json import Jsonb
 
 from flightdeck.store.db import Connection
 
-ApprovalStatus = Literal["pending", "approved", "rejected", "edited", "timed_out"]
+ApprovalStatus = Literal[
+    "pending", "escalated", "approved", "rejected", "edited", "timed_out", "cancelled"
+]
+OPEN: tuple[ApprovalStatus, ...] = ("pending", "escalated")
 
 _COLUMNS = (
     "id, tenant_id, run_id, node, interrupt_id, request, status, decision, decided_by,"
@@ -104,13 +107,42 @@ def latest_for_node(
     return Approval(**row) if row else None
 
 
+def escalate(conn: Connection, approval_id: uuid.UUID, timeout_seconds: int) -> None:
+    conn.execute(
+        "UPDATE approvals SET status = 'escalated', escalated_at = now(),"
+        " expires_at = now() + make_interval(secs => %s) WHERE id = %s",
+        (timeout_seconds, approval_id),
+    )
+
+
 def list_for_tenant(
-    conn: Connection, tenant_id: uuid.UUID, *, status: ApprovalStatus | None, limit: int = 100
+    conn: Connection,
+    tenant_id: uuid.UUID,
+    *,
+    statuses: tuple[str, ...] = (),
+    workflow: str | None = None,
+    node: str | None = None,
+    older_than_seconds: float | None = None,
+    limit: int = 100,
 ) -> list[Approval]:
+    """The inbox: oldest first."""
     rows = conn.execute(
-        f"SELECT {_COLUMNS} FROM approvals WHERE tenant_id = %s"
-        " AND (%s::text IS NULL OR status = %s) ORDER BY created_at LIMIT %s",
-        (tenant_id, status, status, limit),
+        f"SELECT {_COLUMNS} FROM approvals a WHERE tenant_id = %(tenant)s"
+        " AND (cardinality(%(statuses)s::text[]) = 0 OR status = ANY(%(statuses)s))"
+        " AND (%(node)s::text IS NULL OR node = %(node)s)"
+        " AND (%(workflow)s::text IS NULL OR EXISTS"
+        "      (SELECT 1 FROM runs r WHERE r.id = a.run_id AND r.workflow = %(workflow)s))"
+        " AND (%(older)s::float8 IS NULL"
+        "      OR created_at <= now() - make_interval(secs => %(older)s))"
+        " ORDER BY created_at, id LIMIT %(limit)s",
+        {
+            "tenant": tenant_id,
+            "statuses": list(statuses),
+            "node": node,
+            "workflow": workflow,
+            "older": older_than_seconds,
+            "limit": limit,
+        },
     ).fetchall()
     return [Approval(**r) for r in rows]
 
@@ -120,3 +152,23 @@ def list_for_run(conn: Connection, run_id: uuid.UUID) -> list[Approval]:
         f"SELECT {_COLUMNS} FROM approvals WHERE run_id = %s ORDER BY created_at", (run_id,)
     ).fetchall()
     return [Approval(**r) for r in rows]
+
+
+def cancel_open(conn: Connection, run_id: uuid.UUID) -> int:
+    """Withdraw the run's undecided requests; returns how many."""
+    cur = conn.execute(
+        "UPDATE approvals SET status = 'cancelled', decided_at = now(),"
+        " decided_by = 'run:cancelled' WHERE run_id = %s AND status IN ('pending', 'escalated')",
+        (run_id,),
+    )
+    return cur.rowcount
+
+
+def open_tokens(conn: Connection, run_id: uuid.UUID) -> list[str]:
+    """The task tokens the run's undecided requests are waiting with."""
+    rows = conn.execute(
+        "SELECT task_token FROM approvals WHERE run_id = %s"
+        " AND status IN ('pending', 'escalated') AND task_token IS NOT NULL",
+        (run_id,),
+    ).fetchall()
+    return [r["task_token"] for r in rows]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from flightdeck.store.db import Connection
@@ -19,6 +20,9 @@ RUN_QUEUED = "run.queued"
 RUN_STARTED = "run.started"
 RUN_SUCCEEDED = "run.succeeded"
 RUN_FAILED = "run.failed"
+RUN_CANCELLED = "run.cancelled"
+RUN_REDRIVEN = "run.redriven"
+RUN_RERUN = "run.rerun"
 NODE_ENTERED = "node.entered"
 NODE_SUCCEEDED = "node.succeeded"
 NODE_INTERRUPTED = "node.interrupted"
@@ -29,11 +33,12 @@ APPROVAL_APPROVED = "approval.approved"
 APPROVAL_REJECTED = "approval.rejected"
 APPROVAL_EDITED = "approval.edited"
 APPROVAL_TIMED_OUT = "approval.timed_out"
+APPROVAL_ESCALATED = "approval.escalated"
 
 _RUN_COLUMNS = (
     "id, tenant_id, workflow, workflow_version, status, idempotency_key, trigger_source,"
     " trigger_payload, trigger_ref, trigger_sha256, execution_name, current_node, error_type,"
-    " error_message, failed_node, created_at, started_at, finished_at, updated_at"
+    " error_message, failed_node, created_at, started_at, finished_at, updated_at, rerun_of"
 )
 
 
@@ -58,6 +63,7 @@ class Run:
     started_at: datetime | None
     finished_at: datetime | None
     updated_at: datetime
+    rerun_of: uuid.UUID | None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Run:
@@ -90,6 +96,7 @@ def insert_run(
     trigger_ref: str | None,
     trigger_sha256: bytes,
     execution_name: str,
+    rerun_of: uuid.UUID | None = None,
 ) -> tuple[Run, bool]:
     """Insert a queued run, or return the run already holding the idempotency key.
 
@@ -98,9 +105,9 @@ def insert_run(
     """
     row = conn.execute(
         f"INSERT INTO runs (id, tenant_id, workflow, workflow_version, status, idempotency_key,"
-        f" trigger_source, trigger_payload, trigger_ref, trigger_sha256, execution_name)"
-        f" VALUES (%s, %s, %s, %s, 'queued', %s, %s, %s, %s, %s, %s)"
-        f" ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING {_RUN_COLUMNS}",
+        f" trigger_source, trigger_payload, trigger_ref, trigger_sha256, execution_name,"
+        f" rerun_of) VALUES (%s, %s, %s, %s, 'queued', %s, %s, %s, %s, %s, %s, %s)"
+        f" ON CONFLICT DO NOTHING RETURNING {_RUN_COLUMNS}",
         (
             run_id,
             tenant_id,
@@ -112,6 +119,7 @@ def insert_run(
             trigger_ref,
             trigger_sha256,
             execution_name,
+            rerun_of,
         ),
     ).fetchone()
     if row is not None:
@@ -257,3 +265,80 @@ def unfinished(conn: Connection) -> list[Run]:
         " WHERE status IN ('queued', 'running', 'waiting_for_approval') ORDER BY created_at"
     ).fetchall()
     return [Run.from_row(r) for r in rows]
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    statuses: tuple[str, ...] = ()
+    workflow: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    source: str | None = None
+    # Top-level trigger fields that must match exactly (JSON containment).
+    trigger: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a keyset page ends: the last row's sort key."""
+
+    created_at: datetime
+    id: uuid.UUID
+
+
+def _where(f: RunFilter) -> tuple[list[sql.Composable], list[Any]]:
+    clauses: list[sql.Composable] = []
+    params: list[Any] = []
+    if f.statuses:
+        clauses.append(sql.SQL("status = ANY(%s)"))
+        params.append(list(f.statuses))
+    if f.workflow:
+        clauses.append(sql.SQL("workflow = %s"))
+        params.append(f.workflow)
+    if f.created_after:
+        clauses.append(sql.SQL("created_at >= %s"))
+        params.append(f.created_after)
+    if f.created_before:
+        clauses.append(sql.SQL("created_at < %s"))
+        params.append(f.created_before)
+    if f.source:
+        clauses.append(sql.SQL("trigger_source = %s"))
+        params.append(f.source)
+    if f.trigger:
+        clauses.append(sql.SQL("trigger_payload @> %s"))
+        params.append(Jsonb(f.trigger))
+    return clauses, params
+
+
+def list_runs(
+    conn: Connection,
+    f: RunFilter,
+    *,
+    descending: bool = True,
+    after: Cursor | None = None,
+    limit: int = 50,
+) -> list[Run]:
+    """One keyset page, newest first by default. Stable under inserts: a page continues
+    strictly after the previous page's last (created_at, id)."""
+    clauses, params = _where(f)
+    if after is not None:
+        op = sql.SQL("<") if descending else sql.SQL(">")
+        clauses.append(sql.SQL("(created_at, id) {} (%s, %s)").format(op))
+        params += [after.created_at, after.id]
+    direction = sql.SQL("DESC") if descending else sql.SQL("ASC")
+    query = sql.SQL(
+        "SELECT {cols} FROM runs {where} ORDER BY created_at {d}, id {d} LIMIT %s"
+    ).format(
+        cols=sql.SQL(_RUN_COLUMNS),
+        where=sql.SQL("WHERE ") + sql.SQL(" AND ").join(clauses) if clauses else sql.SQL(""),
+        d=direction,
+    )
+    rows = conn.execute(query, [*params, limit]).fetchall()
+    return [Run.from_row(r) for r in rows]
+
+
+def count_events(conn: Connection, run_id: uuid.UUID, type: str) -> int:
+    row = conn.execute(
+        "SELECT count(*) AS n FROM run_events WHERE run_id = %s AND type = %s", (run_id, type)
+    ).fetchone()
+    return int(row["n"]) if row else 0

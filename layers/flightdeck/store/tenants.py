@@ -8,6 +8,7 @@ import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from flightdeck.store.db import Connection
@@ -25,11 +26,37 @@ class Tenant:
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: resolved from a bearer token."""
+    """Who is calling: resolved from a bearer token. `tenant_id` is the tenant the request
+    acts on: the token's own (`home_tenant_id`), or one granted to an admin."""
 
     tenant_id: uuid.UUID
     token_id: uuid.UUID
     role: Role
+    home_tenant_id: uuid.UUID
+
+    @property
+    def actor(self) -> str:
+        return f"token:{self.token_id}"
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    id: uuid.UUID
+    prefix: str
+    role: Role
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+@dataclass(frozen=True)
+class SecretInfo:
+    id: uuid.UUID
+    workflow: str | None
+    prefix: str
+    created_at: datetime
+    expires_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -88,7 +115,57 @@ def authenticate(conn: Connection, token: str) -> Principal | None:
     ).fetchone()
     if row is None or not hmac.compare_digest(bytes(row["secret_hash"]), _hash(secret)):
         return None
-    return Principal(row["tenant_id"], row["id"], row["role"])
+    conn.execute(
+        "UPDATE api_tokens SET last_used_at = now() WHERE id = %s"
+        " AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')",
+        (row["id"],),
+    )
+    return Principal(row["tenant_id"], row["id"], row["role"], row["tenant_id"])
+
+
+def list_tokens(conn: Connection, tenant_id: uuid.UUID) -> list[TokenInfo]:
+    rows = conn.execute(
+        "SELECT id, prefix, role, name, created_at, revoked_at, last_used_at FROM api_tokens"
+        " WHERE tenant_id = %s ORDER BY created_at",
+        (tenant_id,),
+    ).fetchall()
+    return [TokenInfo(**r) for r in rows]
+
+
+def revoke_token(conn: Connection, tenant_id: uuid.UUID, token_id: uuid.UUID) -> bool:
+    """True if the tenant had this token and it was live until now."""
+    cur = conn.execute(
+        "UPDATE api_tokens SET revoked_at = now()"
+        " WHERE id = %s AND tenant_id = %s AND revoked_at IS NULL",
+        (token_id, tenant_id),
+    )
+    return cur.rowcount == 1
+
+
+def grant(conn: Connection, grantee_tenant_id: uuid.UUID, tenant_id: uuid.UUID) -> None:
+    conn.execute(
+        "INSERT INTO tenant_grants (grantee_tenant_id, tenant_id) VALUES (%s, %s)"
+        " ON CONFLICT DO NOTHING",
+        (grantee_tenant_id, tenant_id),
+    )
+
+
+def granted(conn: Connection, grantee_tenant_id: uuid.UUID) -> list[Tenant]:
+    """The grantee's own tenant and every tenant granted to it."""
+    rows = conn.execute(
+        "SELECT id, slug, name FROM tenants WHERE id = %s OR id IN"
+        " (SELECT tenant_id FROM tenant_grants WHERE grantee_tenant_id = %s) ORDER BY slug",
+        (grantee_tenant_id, grantee_tenant_id),
+    ).fetchall()
+    return [Tenant(r["id"], r["slug"], r["name"]) for r in rows]
+
+
+def is_granted(conn: Connection, grantee_tenant_id: uuid.UUID, tenant_id: uuid.UUID) -> bool:
+    row = conn.execute(
+        "SELECT 1 FROM tenant_grants WHERE grantee_tenant_id = %s AND tenant_id = %s",
+        (grantee_tenant_id, tenant_id),
+    ).fetchone()
+    return row is not None
 
 
 def new_webhook_secret() -> str:
@@ -98,12 +175,53 @@ def new_webhook_secret() -> str:
 def add_webhook_secret(
     conn: Connection, tenant_id: uuid.UUID, workflow: str | None, secret: str | None = None
 ) -> str:
+    return create_webhook_secret(conn, tenant_id, workflow, secret)[1]
+
+
+def create_webhook_secret(
+    conn: Connection, tenant_id: uuid.UUID, workflow: str | None, secret: str | None = None
+) -> tuple[uuid.UUID, str]:
     secret = secret or new_webhook_secret()
+    secret_id = uuid.uuid4()
     conn.execute(
         "INSERT INTO webhook_secrets (id, tenant_id, workflow, secret) VALUES (%s, %s, %s, %s)",
-        (uuid.uuid4(), tenant_id, workflow, secret),
+        (secret_id, tenant_id, workflow, secret),
     )
-    return secret
+    return secret_id, secret
+
+
+def list_webhook_secrets(conn: Connection, tenant_id: uuid.UUID) -> list[SecretInfo]:
+    rows = conn.execute(
+        "SELECT id, workflow, left(secret, 10) AS prefix, created_at, expires_at"
+        " FROM webhook_secrets WHERE tenant_id = %s ORDER BY created_at",
+        (tenant_id,),
+    ).fetchall()
+    return [SecretInfo(**r) for r in rows]
+
+
+def expire_webhook_secret(
+    conn: Connection, tenant_id: uuid.UUID, secret_id: uuid.UUID, grace_seconds: int
+) -> bool:
+    """Stop accepting a secret after `grace_seconds` (0: now), for rotation."""
+    cur = conn.execute(
+        "UPDATE webhook_secrets SET expires_at = now() + make_interval(secs => %s)"
+        " WHERE id = %s AND tenant_id = %s"
+        " AND (expires_at IS NULL OR expires_at > now() + make_interval(secs => %s))",
+        (grace_seconds, secret_id, tenant_id, grace_seconds),
+    )
+    return cur.rowcount == 1
+
+
+def webhook_secrets_for_slug(
+    conn: Connection, slug: str, workflow: str
+) -> tuple[uuid.UUID | None, list[str]]:
+    """The tenant a webhook names and every secret valid for it, in one round trip."""
+    row = conn.execute(
+        "SELECT tenant_id, secrets FROM flightdeck_webhook_secrets(%s, %s)", (slug, workflow)
+    ).fetchone()
+    if row is None:
+        return None, []
+    return row["tenant_id"], list(row["secrets"])
 
 
 def webhook_secrets(conn: Connection, tenant_id: uuid.UUID, workflow: str) -> list[str]:

@@ -1,0 +1,1 @@
+"""Delivers due outbound callbacks (run.succeeded, run.failed, approval.requested)."""

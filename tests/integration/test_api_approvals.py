@@ -1,0 +1,162 @@
+"""Approvals over the API: the inbox, exactly one outcome per request under races, late
+decisions, escalation to admins."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.conftest import Platform, load_event, wait_for
+from tests.integration.api_client import Api, api_for
+
+
+@pytest.fixture
+def api(platform: Platform) -> Iterator[Api]:
+    with api_for(platform) as a:
+        yield a
+
+
+def race(api: Api, approval_id: str, bodies: list[dict[str, Any]], token: str) -> list[int]:
+    """Send the decisions at the same moment from separate threads."""
+    barrier = threading.Barrier(len(bodies))
+    codes: list[int] = [0] * len(bodies)
+
+    def send(i: int) -> None:
+        barrier.wait()
+        codes[i] = api.post(
+            f"/v1/approvals/{approval_id}/decision", token, json=bodies[i]
+        ).status_code
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(bodies))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sorted(codes)
+
+
+def test_inbox_filters_and_ages(api: Api) -> None:
+    run_id = api.webhook(load_event("refund_ticket")).json()["run_id"]
+    approval = api.pending(run_id)
+
+    inbox = api.get("/v1/approvals", params={"status": "pending", "workflow": "support_triage"})
+    (item,) = inbox.json()
+    assert item["id"] == approval["id"]
+    assert item["age_seconds"] >= 0
+    assert api.get("/v1/approvals", params={"workflow": "flaky"}).json() == []
+    assert api.get("/v1/approvals", params={"node": "act"}).json() == []
+    assert api.get("/v1/approvals", params={"older_than_seconds": 3600}).json() == []
+    assert api.get(f"/v1/approvals/{uuid.uuid4()}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "bodies",
+    [
+        [{"decision": "approve"}, {"decision": "approve"}],
+        [{"decision": "approve"}, {"decision": "reject"}],
+        [{"decision": "reject"}, {"decision": "approve"}, {"decision": "approve"}],
+    ],
+    ids=["double-approve", "approve-vs-reject", "three-way"],
+)
+def test_racing_decisions_have_exactly_one_outcome(api: Api, bodies: list[dict[str, Any]]) -> None:
+    run_id = api.webhook(load_event("refund_ticket")).json()["run_id"]
+    approval = api.pending(run_id)
+
+    codes = race(api, approval["id"], bodies, api.operator)
+
+    assert codes == [200] + [409] * (len(bodies) - 1)
+    run = api.wait_run(run_id, "succeeded", "failed")
+    assert run["status"] == "succeeded"
+    (decided,) = run["approvals"]
+    decision_events = [
+        e
+        for e in run["events"]
+        if e["type"].startswith("approval.") and e["type"] != "approval.waiting"
+    ]
+    assert len(decision_events) == 1
+    # The run followed the one decision that won.
+    sent = bool(run["effects"])
+    assert sent == (decided["status"] == "approved")
+
+
+def test_a_late_decision_is_gone_and_the_default_action_stands(api: Api) -> None:
+    run_id = api.post(
+        "/v1/runs", json={"workflow": "triage_quick_timeout", "input": load_event("refund_ticket")}
+    ).json()["run_id"]
+    approval = api.pending(run_id)
+
+    run = api.wait_run(run_id, "succeeded", "failed")
+    late = api.post(f"/v1/approvals/{approval['id']}/decision", json={"decision": "approve"})
+
+    assert late.status_code == 410
+    assert late.headers["content-type"] == "application/problem+json"
+    assert run["approvals"][0]["status"] == "timed_out"
+    assert run["effects"] == []
+
+
+def test_unknown_approval_is_not_found(api: Api) -> None:
+    response = api.post(f"/v1/approvals/{uuid.uuid4()}/decision", json={"decision": "approve"})
+    assert response.status_code == 404
+
+
+def test_an_unanswered_request_escalates_to_admins(api: Api, platform: Platform) -> None:
+    run_id = api.post(
+        "/v1/runs", json={"workflow": "triage_escalating", "input": load_event("refund_ticket")}
+    ).json()["run_id"]
+
+    escalated = wait_for(
+        lambda: (a := api.get("/v1/approvals", params={"status": "escalated"}).json()) and a[0]
+    )
+    assert escalated["run_id"] == run_id
+    wait_for(lambda: platform.execution_status(uuid.UUID(run_id)) == "RUNNING")
+    by_operator = api.post(
+        f"/v1/approvals/{escalated['id']}/decision", json={"decision": "approve"}
+    )
+    assert by_operator.status_code == 403
+
+    def admin_decides() -> Any:
+        answer = api.post(
+            f"/v1/approvals/{escalated['id']}/decision", api.admin, json={"decision": "approve"}
+        )
+        return answer if answer.status_code == 200 else None
+
+    wait_for(admin_decides, every=0.2)
+    run = api.wait_run(run_id, "succeeded", "failed")
+    assert run["status"] == "succeeded"
+    types = [e["type"] for e in run["events"]]
+    assert types.index("approval.escalated") < types.index("approval.approved")
+    assert len(run["effects"]) == 1
+
+
+def test_an_edit_is_validated_and_audited_with_its_comment(api: Api) -> None:
+    run_id = api.webhook(load_event("refund_ticket")).json()["run_id"]
+    approval = api.pending(run_id)
+    path = f"/v1/approvals/{approval['id']}/decision"
+
+    invalid = api.post(path, json={"decision": "edit", "payload": {"reply": ""}})
+    assert invalid.status_code == 422
+    assert invalid.json()["errors"][0]["field"] == "payload.reply"
+    missing = api.post(path, json={"decision": "edit"})
+    assert missing.json()["errors"][0]["field"] == "payload"
+
+    edited = api.post(
+        path,
+        json={
+            "decision": "edit",
+            "payload": {"reply": "Refunded, sorry for the trouble."},
+            "comment": "tone",
+        },
+    )
+    assert edited.status_code == 200
+    run = api.wait_run(run_id, "succeeded")
+    (decided,) = run["approvals"]
+    assert decided["status"] == "edited"
+    assert decided["decision"]["comment"] == "tone"
+    assert decided["decided_by"].startswith("token:")
+    audit = next(e for e in run["events"] if e["type"] == "approval.edited")
+    assert audit["data"]["before"]["reply"] == approval["request"]["draft"]["reply"]
+    assert audit["data"]["after"] == {"reply": "Refunded, sorry for the trouble."}
