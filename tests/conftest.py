@@ -91,10 +91,10 @@ class Platform:
     webhook_secret: str
     machines: dict[str, str]
 
-    def run(self, run_id: uuid.UUID) -> Any:
+    def run(self, run_id: uuid.UUID, tenant_id: uuid.UUID | None = None) -> Any:
         from flightdeck.store import runs
 
-        with self.services.tenant(self.tenant_id) as c:
+        with self.services.tenant(tenant_id or self.tenant_id) as c:
             return runs.get_run(c, run_id)
 
     def events(self, run_id: uuid.UUID) -> list[Any]:
@@ -103,20 +103,28 @@ class Platform:
         with self.services.tenant(self.tenant_id) as c:
             return runs.list_events(c, run_id)
 
-    def wait_status(self, run_id: uuid.UUID, *statuses: str, timeout: float = 60.0) -> Any:
+    def wait_status(
+        self,
+        run_id: uuid.UUID,
+        *statuses: str,
+        timeout: float = 60.0,
+        tenant_id: uuid.UUID | None = None,
+    ) -> Any:
         return wait_for(
-            lambda: (r := self.run(run_id)) is not None and r.status in statuses and r,
+            lambda: (r := self.run(run_id, tenant_id)) is not None and r.status in statuses and r,
             timeout=timeout,
         )
 
-    def pending_approval(self, run_id: uuid.UUID, timeout: float = 60.0) -> Any:
+    def pending_approval(
+        self, run_id: uuid.UUID, timeout: float = 60.0, tenant_id: uuid.UUID | None = None
+    ) -> Any:
         from flightdeck.store import approvals
 
         def find() -> Any:
-            run = self.run(run_id)
+            run = self.run(run_id, tenant_id)
             if run is None or run.status != "waiting_for_approval":
                 return None
-            with self.services.tenant(self.tenant_id) as c:
+            with self.services.tenant(tenant_id or self.tenant_id) as c:
                 found = [a for a in approvals.list_for_run(c, run_id) if a.status == "pending"]
             return found[0] if found and found[0].has_token else None
 
