@@ -43,6 +43,7 @@ openapi: install ## regenerate docs/openapi.json, the committed API contract
 
 bench: install ## speed figures beside a baseline measured in the same run
 	$(PY) bench/run.py
+	$(PY) bench/webhooks.py
 
 clean:
 	rm -rf $(VENV) .flightdeck build cdk.out .pytest_cache .mypy_cache .ruff_cache

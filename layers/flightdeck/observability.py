@@ -8,20 +8,33 @@ tracer is inert and metrics can be switched off (`POWERTOOLS_METRICS_DISABLED=tr
 
 from __future__ import annotations
 
+import functools
+import warnings
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 SERVICE = "flightdeck"
 NAMESPACE = "Flightdeck"
 
+# Handlers that record no metric are normal here (the approval handlers, for instance).
+warnings.filterwarnings("ignore", message="No application metrics to publish")
+
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+
+@lru_cache(maxsize=1)
+def tracer() -> Tracer:
+    """Built on first use: creating it loads the X-Ray SDK (about 160 ms here), which a cold
+    start then pays in the first invocation that is traced rather than in every import."""
+    return Tracer(service=SERVICE)
 
 
 def lambda_handler(*, correlation_id_path: str | None = "run_id") -> Callable[[Handler], Handler]:
@@ -29,12 +42,26 @@ def lambda_handler(*, correlation_id_path: str | None = "run_id") -> Callable[[H
     metrics flush: the same order on every handler."""
 
     def wrap(handler: Handler) -> Handler:
-        wrapped = metrics.log_metrics(handler)
-        wrapped = tracer.capture_lambda_handler(wrapped)
-        wrapped = logger.inject_lambda_context(
-            correlation_id_path=correlation_id_path, clear_state=True
-        )(wrapped)
-        return wrapped  # type: ignore[return-value]
+        built: list[Callable[..., Any]] = []
+
+        @functools.wraps(handler)
+        def call(event: Any, context: Any) -> Any:
+            if not built:
+                wrapped = metrics.log_metrics(handler)
+                wrapped = tracer().capture_lambda_handler(wrapped)
+                wrapped = logger.inject_lambda_context(
+                    correlation_id_path=correlation_id_path, clear_state=True
+                )(wrapped)
+                built.append(wrapped)
+            try:
+                return built[0](event, context)
+            finally:
+                if is_metrics_disabled():
+                    # Powertools keeps disabled metrics and prints them once a hundred pile
+                    # up; with metrics off, nothing may be printed.
+                    metrics.clear_metrics()
+
+        return call  # type: ignore[return-value]
 
     return wrap
 

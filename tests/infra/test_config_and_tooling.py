@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -43,6 +44,19 @@ def test_layer_lock_pins_every_wheel_by_hash() -> None:
     names = {p.split("==")[0] for p in pins}
     for dependency in ("langgraph", "psycopg-binary", "pydantic-core", "mangum", "fastapi"):
         assert dependency in names
+    # Powertools' Tracer (the `tracer` extra) needs the X-Ray SDK in the layer.
+    assert {"aws-xray-sdk", "wrapt"} <= names
+
+
+def test_layer_lock_covers_every_runtime_dependency_in_pyproject() -> None:
+    # Given pyproject's [project].dependencies, then each one (without its extras and version)
+    # is pinned in the lock: a dependency added without re-locking fails here, not in Lambda.
+    pins = {
+        line.split("==")[0] for line in build_layers.LOCK.read_text().splitlines() if "==" in line
+    }
+    for requirement in build_layers.project_dependencies():
+        name = re.split(r"[\[<>=!~;\s]", requirement, maxsplit=1)[0]
+        assert re.sub(r"[-_.]+", "-", name).lower() in pins, requirement
 
 
 def test_code_and_core_builds_are_cached_by_content(tmp_path: Path) -> None:

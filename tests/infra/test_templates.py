@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from aws_cdk.assertions import Match
 
 from flightdeck.engine import compiler
@@ -110,7 +111,10 @@ def test_only_the_proxy_and_rotation_reach_the_database(dev: Synthesized) -> Non
         group_id("ProxySg")["Fn::GetAtt"][0],
         group_id("RotationSg")["Fn::GetAtt"][0],
     }
-    assert sources("ProxySg") == {group_id("FunctionsSg")["Fn::GetAtt"][0]}
+    assert sources("ProxySg") == {
+        group_id("FunctionsSg")["Fn::GetAtt"][0],
+        group_id("CallbacksSg")["Fn::GetAtt"][0],
+    }
     db_group = groups[group_id("DatabaseSg")["Fn::GetAtt"][0]]["Properties"]
     assert "SecurityGroupIngress" not in db_group
 
@@ -404,3 +408,190 @@ def test_alarms_cover_runs_approvals_functions_database_and_api(dev: Synthesized
         assert alarm["Properties"]["AlarmActions"]
     template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
     template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
+
+
+def function_by_handler(template: Any, handler: str) -> tuple[str, dict[str, Any]]:
+    functions = resources(template, "AWS::Lambda::Function")
+    ((logical_id, function),) = [
+        (k, f) for k, f in functions.items() if f["Properties"]["Handler"] == handler
+    ]
+    return logical_id, function["Properties"]
+
+
+def role_statements(template: Any, function: dict[str, Any]) -> list[dict[str, Any]]:
+    role = function["Role"]["Fn::GetAtt"][0]
+    return [
+        statement
+        for policy in resources(template, "AWS::IAM::Policy").values()
+        if {"Ref": role} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def test_the_callback_dispatcher_runs_every_minute_one_at_a_time(dev: Synthesized) -> None:
+    template = dev.template("workflow")
+    dispatcher_id, props = function_by_handler(
+        template, "functions.callback_dispatcher.handler.handler"
+    )
+    assert props["Runtime"] == "python3.12"
+    assert props["Architectures"] == ["arm64"]
+    assert props["Timeout"] == 300
+    assert props["ReservedConcurrentExecutions"] == 1
+
+    # Given the schedule, then an enabled rule fires every minute at the dispatcher, and a
+    # firing that cannot run (the previous one still sends) is dropped, not queued for hours.
+    rules = [
+        r["Properties"]
+        for r in resources(template, "AWS::Events::Rule").values()
+        if any(
+            t["Arn"] == {"Fn::GetAtt": [dispatcher_id, "Arn"]} for t in r["Properties"]["Targets"]
+        )
+    ]
+    assert len(rules) == 1
+    assert rules[0]["ScheduleExpression"] == "rate(1 minute)"
+    assert rules[0]["State"] == "ENABLED"
+    assert len(rules[0]["Targets"]) == 1
+    template.has_resource_properties(
+        "AWS::Lambda::Permission",
+        {
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": {"Fn::GetAtt": [dispatcher_id, "Arn"]},
+            "Principal": "events.amazonaws.com",
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig",
+        {
+            "FunctionName": {"Ref": dispatcher_id},
+            "MaximumEventAgeInSeconds": 60,
+            "MaximumRetryAttempts": 0,
+        },
+    )
+
+
+def test_the_callback_dispatcher_has_the_database_settings_of_the_workflow_functions(
+    dev: Synthesized,
+) -> None:
+    template = dev.template("workflow")
+    _, dispatcher = function_by_handler(template, "functions.callback_dispatcher.handler.handler")
+    _, runner = function_by_handler(template, "functions.node_runner.handler.handler")
+    variables = dispatcher["Environment"]["Variables"]
+    assert variables == runner["Environment"]["Variables"]
+    assert variables[str(EnvVar.DATABASE_HOST)] == proxy_endpoint(dev, "workflow")
+    # Same subnets (private, with a NAT route), its own security group.
+    assert dispatcher["VpcConfig"]["SubnetIds"] == runner["VpcConfig"]["SubnetIds"]
+    assert dispatcher["VpcConfig"]["SecurityGroupIds"] != runner["VpcConfig"]["SecurityGroupIds"]
+    secret = variables[str(EnvVar.DATABASE_SECRET_ARN)]
+    reads = [
+        s
+        for s in role_statements(template, dispatcher)
+        if "secretsmanager:GetSecretValue" in json.dumps(s["Action"])
+    ]
+    assert [s["Resource"] for s in reads] == [secret]
+    # Least privilege otherwise: no bucket, state machine or metrics permissions.
+    actions = json.dumps([s["Action"] for s in role_statements(template, dispatcher)])
+    for service in ("s3:", "states:", "cloudwatch:", "kms:"):
+        assert service not in actions
+
+
+def test_the_callback_dispatcher_may_send_https_anywhere_and_reach_only_the_proxy(
+    dev: Synthesized,
+) -> None:
+    data = dev.template("data")
+    groups = resources(data, "AWS::EC2::SecurityGroup")
+    (callbacks_id,) = [k for k in groups if k.startswith("CallbacksSg")]
+    (proxy_id,) = [k for k in groups if k.startswith("ProxySg")]
+    (endpoints_id,) = [k for k in groups if k.startswith("EndpointsSg")]
+    callbacks = {"Fn::GetAtt": [callbacks_id, "GroupId"]}
+
+    # Given the dispatcher's group, then its only egress is HTTPS to anywhere (n8n through the
+    # NAT gateway, the interface endpoints) and PostgreSQL to the proxy.
+    inline = groups[callbacks_id]["Properties"]["SecurityGroupEgress"]
+    assert [(r["CidrIp"], r["IpProtocol"], r["FromPort"], r["ToPort"]) for r in inline] == [
+        ("0.0.0.0/0", "tcp", 443, 443)
+    ]
+    assert "SecurityGroupIngress" not in groups[callbacks_id]["Properties"]
+    egress = [
+        r["Properties"]
+        for r in resources(data, "AWS::EC2::SecurityGroupEgress").values()
+        if r["Properties"]["GroupId"] == callbacks
+    ]
+    assert [
+        (r["DestinationSecurityGroupId"], r["IpProtocol"], r["FromPort"], r["ToPort"])
+        for r in egress
+    ] == [({"Fn::GetAtt": [proxy_id, "GroupId"]}, "tcp", 5432, 5432)]
+    ingress_to = {
+        r["Properties"]["GroupId"]["Fn::GetAtt"][0]: r["Properties"]["FromPort"]
+        for r in resources(data, "AWS::EC2::SecurityGroupIngress").values()
+        if r["Properties"].get("SourceSecurityGroupId") == callbacks
+    }
+    assert ingress_to == {proxy_id: 5432, endpoints_id: 443}
+
+    # And the function sits in that group, in the app subnets (which route through the NAT).
+    workflow = dev.template("workflow")
+    _, dispatcher = function_by_handler(workflow, "functions.callback_dispatcher.handler.handler")
+    (group,) = dispatcher["VpcConfig"]["SecurityGroupIds"]
+    export = group["Fn::ImportValue"]
+    outputs = data.to_json()["Outputs"].values()
+    assert [o["Value"] for o in outputs if o.get("Export", {}).get("Name") == export] == [callbacks]
+    routes = resources(data, "AWS::EC2::Route")
+    nat_routes = [r for r in routes.values() if "NatGatewayId" in r["Properties"]]
+    assert nat_routes
+
+
+def test_the_callback_dispatcher_has_error_and_throttle_alarms(dev: Synthesized) -> None:
+    alarms = resources(dev.template("observability"), "AWS::CloudWatch::Alarm")
+    dispatcher = {
+        a["Properties"]["MetricName"]
+        for k, a in alarms.items()
+        if k.startswith("CallbackDispatcher") and a["Properties"]["Namespace"] == "AWS/Lambda"
+    }
+    assert dispatcher == {"Errors", "Throttles"}
+
+
+def test_every_function_has_the_powertools_settings_and_never_dev_mode(
+    dev: Synthesized,
+) -> None:
+    from flightdeck import observability
+
+    for part in ("data", "workflow", "api"):
+        functions = resources(dev.template(part), "AWS::Lambda::Function")
+        ours = {k: f for k, f in functions.items() if f["Properties"].get("Layers")}
+        assert ours, part
+        for name, function in ours.items():
+            variables = function["Properties"]["Environment"]["Variables"]
+            assert variables["POWERTOOLS_SERVICE_NAME"] == observability.SERVICE, name
+            assert variables["POWERTOOLS_METRICS_NAMESPACE"] == observability.NAMESPACE, name
+            assert variables["POWERTOOLS_LOG_LEVEL"] == "INFO", name
+        # No function of the stack (ours or CDK's helpers) runs Powertools' dev mode.
+        for name, function in functions.items():
+            variables = function["Properties"].get("Environment", {}).get("Variables", {})
+            assert "POWERTOOLS_DEV" not in variables, name
+
+
+def test_the_function_factory_refuses_powertools_dev_mode(tmp_path: Any) -> None:
+    import aws_cdk as cdk
+    from aws_cdk import aws_ec2 as ec2
+
+    from stacks.config import stage_config
+    from stacks.runtime import FunctionFactory, Network
+    from tests.infra.conftest import stub_assets
+
+    config = stage_config({"stage": "dev", "prefix": "ci"})
+    stack = cdk.Stack(cdk.App(), "Factory")
+    vpc = ec2.Vpc(stack, "Vpc", nat_gateways=0)
+    network = Network(
+        vpc=vpc,
+        subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+        security_group=ec2.SecurityGroup(stack, "Sg", vpc=vpc),
+    )
+    factory = FunctionFactory(stack, "Runtime", assets=stub_assets(tmp_path), config=config)
+    with pytest.raises(ValueError, match="POWERTOOLS_DEV"):
+        factory.function(
+            stack,
+            "Dev",
+            handler="functions.api.handler.handler",
+            description="must not deploy",
+            environment={"POWERTOOLS_DEV": "true"},
+            network=network,
+        )
