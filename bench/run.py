@@ -65,7 +65,7 @@ def bench_engine(runs: int, steps: int) -> None:
     from langgraph.checkpoint.memory import InMemorySaver
     from langgraph.types import Command
 
-    from flightdeck.engine.context import MemoryEffects, MemoryOutcomes, NodeContext
+    from flightdeck.engine.context import memory_context
     from flightdeck.engine.stores import PostgresKnowledge
     from flightdeck.local.dev import SAMPLE_TICKET, configure_environment
     from flightdeck.local.emulator import Emulator
@@ -121,15 +121,11 @@ def bench_engine(runs: int, steps: int) -> None:
             with svc.tenant(tenant) as c:
                 graph = workflow.graph.compile(checkpointer=InMemorySaver())
                 for i in range(runs):
-                    context = NodeContext(
+                    context = memory_context(
                         tenant_id=tenant,
-                        run_id=uuid.uuid4(),
-                        run_created_at=runs_now(),
                         manifest=workflow.manifest,
                         model=svc.model,
                         knowledge=PostgresKnowledge(c, tenant),
-                        effects=MemoryEffects(),
-                        outcomes=MemoryOutcomes(),
                     )
                     config: Any = {"configurable": {"thread_id": f"plain-{i}"}}
                     started = time.perf_counter()
@@ -163,15 +159,11 @@ def bench_engine(runs: int, steps: int) -> None:
             with svc.tenant(tenant) as c:
                 graph = workflow.graph.compile(checkpointer=InMemorySaver())
                 for i in range(steps):
-                    context = NodeContext(
+                    context = memory_context(
                         tenant_id=tenant,
-                        run_id=uuid.uuid4(),
-                        run_created_at=runs_now(),
                         manifest=workflow.manifest,
                         model=svc.model,
                         knowledge=PostgresKnowledge(c, tenant),
-                        effects=MemoryEffects(),
-                        outcomes=MemoryOutcomes(),
                     )
                     config = {"configurable": {"thread_id": f"step-{i}"}}
                     graph.invoke(
@@ -188,12 +180,6 @@ def bench_engine(runs: int, steps: int) -> None:
             reset_services()
             emulator.stop()
             pg.stop()
-
-
-def runs_now() -> Any:
-    from flightdeck.engine.context import utcnow
-
-    return utcnow()
 
 
 def _parked_run(svc: Any, tenant: uuid.UUID, i: int) -> uuid.UUID:

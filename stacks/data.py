@@ -117,6 +117,25 @@ class DataStack(Stack):
                 name, service=service, subnets=app_subnets, security_groups=[endpoints_sg]
             )
         self.network = Network(vpc=self.vpc, subnets=app_subnets, security_group=self.functions_sg)
+        # The callback dispatcher POSTs to tenants' receivers (n8n) on the internet through the
+        # NAT gateway: its own group allows HTTPS out to anywhere and PostgreSQL to the proxy
+        # (below), nothing else. HTTPS to the interface endpoints is part of "anywhere".
+        self.callbacks_sg = ec2.SecurityGroup(
+            self,
+            "CallbacksSg",
+            vpc=self.vpc,
+            description="Flightdeck callback dispatcher: HTTPS out, PostgreSQL to the proxy",
+            allow_all_outbound=False,
+        )
+        self.callbacks_sg.add_egress_rule(
+            ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to callback receivers and AWS APIs"
+        )
+        endpoints_sg.add_ingress_rule(
+            self.callbacks_sg, ec2.Port.tcp(443), "HTTPS from the callback dispatcher"
+        )
+        self.callbacks_network = Network(
+            vpc=self.vpc, subnets=app_subnets, security_group=self.callbacks_sg
+        )
 
         # Database: PostgreSQL 16 (pgvector is an extension the migrations create), TLS only,
         # reached through RDS Proxy so Lambda concurrency cannot exhaust its connections.
@@ -186,6 +205,9 @@ class DataStack(Stack):
         db_sg.add_ingress_rule(proxy_sg, ec2.Port.tcp(5432), "PostgreSQL from RDS Proxy")
         proxy_sg.add_ingress_rule(
             self.functions_sg, ec2.Port.tcp(5432), "PostgreSQL from functions"
+        )
+        self.callbacks_sg.connections.allow_to(
+            proxy_sg, ec2.Port.tcp(5432), "PostgreSQL from the callback dispatcher"
         )
         self.database_host = self.proxy.endpoint
 

@@ -1,5 +1,6 @@
 """How every Flightdeck Lambda is built: Python 3.12 on arm64, the same two layers (third-party
-dependencies, the core package), the same handler code asset, tracing on, logs retained.
+dependencies, the core package), the same handler code asset, tracing on, logs retained, and
+the same Powertools settings (service, metrics namespace, log level).
 
 Each stack makes its own layer versions from the shared assets rather than importing another
 stack's: an exported layer ARN would block every layer update (CloudFormation refuses to change
@@ -18,12 +19,24 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from flightdeck.observability import NAMESPACE, SERVICE
 from flightdeck.settings import EnvVar
 from stacks import nag
 from stacks.config import StageConfig
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 ARCHITECTURE = lambda_.Architecture.ARM_64
+
+# AWS Lambda Powertools reads its own variables (not `flightdeck.settings`): the one place they
+# are named. Service and namespace are the ones `flightdeck.observability` creates its Logger,
+# Tracer and Metrics with, so the environment can never disagree with the code.
+POWERTOOLS_ENVIRONMENT: Mapping[str, str] = {
+    "POWERTOOLS_SERVICE_NAME": SERVICE,
+    "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
+    "POWERTOOLS_LOG_LEVEL": "INFO",
+}
+# Local development only (pretty logs, tracer off): never deployed.
+POWERTOOLS_DEV = "POWERTOOLS_DEV"
 
 
 @dataclass(frozen=True)
@@ -109,7 +122,11 @@ class FunctionFactory(Construct):
         timeout: Duration | None = None,
         memory_mb: int = 512,
         layers: Sequence[lambda_.ILayerVersion] = (),
+        reserved_concurrency: int | None = None,
     ) -> lambda_.Function:
+        variables = {str(name): value for name, value in environment.items()}
+        if POWERTOOLS_DEV in variables:
+            raise ValueError(f"{construct_id}: {POWERTOOLS_DEV} is for local development only")
         log_group = logs.LogGroup(
             scope,
             f"{construct_id}Logs",
@@ -126,7 +143,7 @@ class FunctionFactory(Construct):
             layers=[self.deps, self.core, *layers],
             description=description,
             # Plain str keys: jsii would try to marshal an enum member as a jsii enum.
-            environment={str(name): value for name, value in environment.items()},
+            environment={**POWERTOOLS_ENVIRONMENT, **variables},
             timeout=timeout or Duration.seconds(60),
             memory_size=memory_mb,
             tracing=lambda_.Tracing.ACTIVE,
@@ -134,6 +151,7 @@ class FunctionFactory(Construct):
             vpc=network.vpc,
             vpc_subnets=network.subnets,
             security_groups=[network.security_group],
+            reserved_concurrent_executions=reserved_concurrency,
         )
         nag.waive(function, nag.PYTHON_312, nag.GRANT_WILDCARDS)
         return function

@@ -1,6 +1,6 @@
 """Workflows: the node runner and approval/failure handlers, one Standard state machine per
-registered workflow deployed from the compiler's output, schedules where a manifest has one, and
-the publisher of the oldest-pending-approval metric.
+registered workflow deployed from the compiler's output, schedules where a manifest has one, the
+publisher of the oldest-pending-approval metric, and the dispatcher of outbound callbacks.
 
 The definition is `compile_workflow(workflow)` verbatim; only the `${...}` Lambda ARN
 placeholders are filled, by CloudFormation definition substitutions.
@@ -110,6 +110,10 @@ APPROVAL_METRICS_HANDLER = "functions.approval_metrics.handler.handler"
 APPROVAL_METRICS_RATE = Duration.minutes(5)
 # What a schedule passes to the scheduled-run function; the scheduler fills in the time.
 SCHEDULED_AT = "<aws.scheduler.scheduled-time>"
+CALLBACK_DISPATCHER_HANDLER = "functions.callback_dispatcher.handler.handler"
+# How often due outbound callbacks are sent (the retry policy's delays are 30 s and up).
+CALLBACK_DISPATCH_RATE = Duration.minutes(1)
+CALLBACK_DISPATCHER_TIMEOUT = Duration.minutes(5)
 
 
 def definition_string(workflow: Workflow) -> str:
@@ -169,6 +173,7 @@ class WorkflowStack(Stack):
         if scheduled:
             self._schedules(config, factory, environment, data, scheduled)
         self._approval_metrics(config, factory, environment, data)
+        self._callback_dispatcher(config, factory, environment, data)
         nag.waive_stack(self, nag.BASIC_EXECUTION_ROLE)
 
     def _state_machine(self, config: StageConfig, workflow: Workflow) -> sfn.StateMachine:
@@ -300,5 +305,41 @@ class WorkflowStack(Stack):
             "ApprovalMetricsSchedule",
             description=f"{config.name}: publish the oldest pending approval's age",
             schedule=events.Schedule.rate(APPROVAL_METRICS_RATE),
+            targets=[targets.LambdaFunction(function, retry_attempts=0)],
+        )
+
+    def _callback_dispatcher(
+        self,
+        config: StageConfig,
+        factory: FunctionFactory,
+        environment: dict[str, str],
+        data: DataStack,
+    ) -> None:
+        """Sends the outbound callbacks that are due (to n8n, on the internet, through the NAT
+        gateway) every CALLBACK_DISPATCH_RATE.
+
+        One at a time (reserved concurrency 1): a firing that finds the previous one still
+        sending is throttled and dropped after a minute (the next firing takes over), rather
+        than queued for hours; a failed firing is not retried for the same reason. Deliveries
+        are leased in the database, so even overlapping senders would not double-send.
+        """
+        function = factory.function(
+            self,
+            "CallbackDispatcher",
+            handler=CALLBACK_DISPATCHER_HANDLER,
+            description="Sends due outbound callbacks (n8n) and schedules retries of failures",
+            environment=environment,
+            network=data.callbacks_network,
+            timeout=CALLBACK_DISPATCHER_TIMEOUT,
+            reserved_concurrency=1,
+        )
+        data.secret.grant_read(function)
+        function.configure_async_invoke(max_event_age=Duration.minutes(1), retry_attempts=0)
+        self.support_functions["CallbackDispatcher"] = function
+        events.Rule(
+            self,
+            "CallbackDispatchSchedule",
+            description=f"{config.name}: send due outbound callbacks",
+            schedule=events.Schedule.rate(CALLBACK_DISPATCH_RATE),
             targets=[targets.LambdaFunction(function, retry_attempts=0)],
         )

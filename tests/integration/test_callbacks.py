@@ -476,3 +476,30 @@ def test_another_tenant_neither_sees_nor_redelivers_callbacks(
             (list(CALLBACK_TABLES),),
         ).fetchall()
     assert sorted(r["relname"] for r in forced) == sorted(CALLBACK_TABLES)
+
+
+def test_deployed_stages_refuse_plain_http_callbacks(platform: Platform) -> None:
+    from fastapi.testclient import TestClient
+
+    from flightdeck.api.app import create_app
+    from flightdeck.store import tenants as tenant_store
+
+    with platform.services.connection() as conn, conn.transaction():
+        admin = tenant_store.issue_token(conn, platform.tenant_id, "admin").token
+    prod = platform.services.settings.model_copy(update={"stage": "prod", "aws_endpoint_url": None})
+    platform.services.settings = prod
+    with TestClient(create_app(lambda: platform.services)) as client:
+        headers = {"authorization": f"Bearer {admin}"}
+        plain = client.put(
+            "/v1/workflows/support_triage/callback",
+            headers=headers,
+            json={"url": "http://n8n.example.com/webhook/x"},
+        )
+        secure = client.put(
+            "/v1/workflows/support_triage/callback",
+            headers=headers,
+            json={"url": "https://n8n.example.com/webhook/x"},
+        )
+    assert plain.status_code == 422
+    assert plain.json()["errors"][0]["field"] == "url"
+    assert secure.status_code == 201

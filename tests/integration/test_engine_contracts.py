@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from flightdeck.engine.context import MemoryEffects, MemoryOutcomes, NodeContext
+from flightdeck.engine.context import memory_context
 from flightdeck.engine.runner import StepRequest, decision_as_resume
 from flightdeck.engine.stores import PostgresKnowledge
 from flightdeck.errors import NodeMismatchError
@@ -45,15 +45,12 @@ def test_step_functions_path_and_plain_invoke_reach_the_same_state(platform: Pla
 
         # When the same graph runs under a plain graph.invoke with the same input and decision
         graph = workflow.graph.compile(checkpointer=InMemorySaver())
-        context = NodeContext(
+        context = memory_context(
             tenant_id=platform.tenant_id,
-            run_id=uuid.uuid4(),
-            run_created_at=run.created_at,
             manifest=workflow.manifest,
             model=svc.model,
             knowledge=knowledge,
-            effects=MemoryEffects(),
-            outcomes=MemoryOutcomes(),
+            run_created_at=run.created_at,
         )
         config: Any = {"configurable": {"thread_id": "plain"}}
         first = graph.invoke(

@@ -82,3 +82,25 @@ class MemoryOutcomes:
 
     def record(self, outcome: Outcome) -> None:
         self.recorded.append(outcome)
+
+
+def memory_context(
+    *,
+    tenant_id: uuid.UUID,
+    manifest: Manifest,
+    model: ModelProvider,
+    knowledge: KnowledgeBase,
+    run_created_at: datetime | None = None,
+) -> NodeContext:
+    """A context for running a workflow's graph under plain LangGraph (no Step Functions, no
+    run row): effects and outcomes are kept in memory."""
+    return NodeContext(
+        tenant_id=tenant_id,
+        run_id=uuid.uuid4(),
+        run_created_at=run_created_at or utcnow(),
+        manifest=manifest,
+        model=model,
+        knowledge=knowledge,
+        effects=MemoryEffects(),
+        outcomes=MemoryOutcomes(),
+    )

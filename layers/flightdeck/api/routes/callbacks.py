@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from flightdeck.api.auth import ServicesDep, require
 from flightdeck.api.schemas import CallbackDeliveryOut
-from flightdeck.errors import NotFoundError
+from flightdeck.errors import InvalidInputError, NotFoundError
 from flightdeck.services import Services
 from flightdeck.store import callbacks
 from flightdeck.store.tenants import Principal
@@ -98,8 +98,11 @@ def set_callback(
     workflow: str, body: CallbackIn, principal: Admin, svc: ServicesDep, response: Response
 ) -> CallbackOut:
     """Create the workflow's callback (201, answering the signing secret once) or change its
-    URL (200). Deliveries waiting for a retry go to the new URL."""
+    URL (200). Deliveries waiting for a retry go to the new URL. Deployed stages deliver over
+    HTTPS only; plain http is for local development."""
     _known(svc, workflow)
+    if svc.settings.stage in ("staging", "prod") and not body.url.startswith("https://"):
+        raise InvalidInputError("callback URLs must use https", field="url")
     with svc.tenant(principal.tenant_id) as conn:
         endpoint, secret, created = callbacks.put_endpoint(
             conn, principal.tenant_id, workflow, body.url, rotate=body.rotate_secret

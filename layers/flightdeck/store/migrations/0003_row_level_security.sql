@@ -21,12 +21,15 @@ CREATE FUNCTION flightdeck_current_tenants() RETURNS uuid[]
             '{}'::uuid[])
     $$;
 
-DO $$
+-- Every tenant table (one with a tenant_id column) is isolated the same way; later migrations
+-- call this for the tables they add.
+CREATE FUNCTION flightdeck_isolate_tenants(VARIADIC tables text[]) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
 DECLARE
     t text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['webhook_secrets', 'runs', 'run_events', 'approvals', 'outbox',
-                             'run_outcomes', 'knowledge_articles']
+    FOREACH t IN ARRAY tables
     LOOP
         EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
@@ -34,9 +37,14 @@ BEGIN
             'CREATE POLICY tenant_isolation ON %I'
             ' USING (tenant_id = ANY (flightdeck_current_tenants()))'
             ' WITH CHECK (tenant_id = ANY (flightdeck_current_tenants()))', t);
+        EXECUTE format(
+            'GRANT SELECT, INSERT, UPDATE, DELETE ON %I TO flightdeck_app', t);
     END LOOP;
 END
 $$;
+
+SELECT flightdeck_isolate_tenants('webhook_secrets', 'runs', 'run_events', 'approvals',
+                                  'outbox', 'run_outcomes', 'knowledge_articles');
 
 GRANT USAGE ON SCHEMA public TO flightdeck_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO flightdeck_app;

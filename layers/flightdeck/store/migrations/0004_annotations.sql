@@ -31,11 +31,4 @@ CREATE INDEX annotations_run ON annotations (run_id, created_at, id);
 -- The export: a tenant's annotations by time, read in keyset pages.
 CREATE INDEX annotations_tenant_created ON annotations (tenant_id, created_at, id);
 
-ALTER TABLE annotations ENABLE ROW LEVEL SECURITY;
-ALTER TABLE annotations FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON annotations
-    USING (tenant_id = ANY (flightdeck_current_tenants()))
-    WITH CHECK (tenant_id = ANY (flightdeck_current_tenants()));
-
--- Covered by the default privileges of 0003; stated so this table never depends on them.
-GRANT SELECT, INSERT, UPDATE, DELETE ON annotations TO flightdeck_app;
+SELECT flightdeck_isolate_tenants('annotations');

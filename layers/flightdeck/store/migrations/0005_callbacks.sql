@@ -59,21 +59,5 @@ CREATE INDEX callback_deliveries_due ON callback_deliveries (tenant_id, next_att
     WHERE status = 'pending';
 CREATE INDEX callback_deliveries_run ON callback_deliveries (run_id, created_at);
 
-DO $$
-DECLARE
-    t text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['callback_endpoints', 'callback_secrets', 'callback_deliveries']
-    LOOP
-        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
-        EXECUTE format(
-            'CREATE POLICY tenant_isolation ON %I'
-            ' USING (tenant_id = ANY (flightdeck_current_tenants()))'
-            ' WITH CHECK (tenant_id = ANY (flightdeck_current_tenants()))', t);
-    END LOOP;
-END
-$$;
-
-GRANT SELECT, INSERT, UPDATE, DELETE
-    ON callback_endpoints, callback_secrets, callback_deliveries TO flightdeck_app;
+SELECT flightdeck_isolate_tenants(
+    'callback_endpoints', 'callback_secrets', 'callback_deliveries');
