@@ -183,3 +183,67 @@ def test_signed_webhook_to_succeeded_run(stack: DevStack) -> None:
     assert stack.credentials()["api_token"] == creds["api_token"]
     again = httpx.get(f"{stack.api_base}/v1/runs/{run_id}", headers=headers).json()
     assert again["status"] == "succeeded"
+
+
+def test_the_api_around_a_run_works_against_the_dev_stack(stack: DevStack) -> None:
+    creds = stack.credentials()
+    base = stack.api_base
+    operator = {"authorization": f"Bearer {creds['api_token']}"}
+    admin = {"authorization": f"Bearer {creds['admin_token']}"}
+    ticket = {
+        "ticket_id": "T-9",
+        "customer_email": "kim@example.com",
+        "subject": "Refund please",
+        "body": "Please refund my order, it was charged twice.",
+    }
+
+    # An API-triggered run, idempotent by key, waiting for approval
+    first = httpx.post(
+        f"{base}/v1/runs",
+        headers={**operator, "idempotency-key": "e2e-1"},
+        json={"workflow": "support_triage", "input": ticket},
+    )
+    again = httpx.post(
+        f"{base}/v1/runs",
+        headers={**operator, "idempotency-key": "e2e-1"},
+        json={"workflow": "support_triage", "input": ticket},
+    )
+    assert first.status_code == again.status_code == 202
+    assert again.json() == first.json()
+    run_id = first.json()["run_id"]
+    wait_for(
+        lambda: (
+            httpx.get(f"{base}/v1/runs/{run_id}", headers=operator).json()["status"]
+            == "waiting_for_approval"
+        ),
+        every=0.2,
+    )
+
+    # Listed, annotated, exported, cancelled
+    listed = httpx.get(
+        f"{base}/v1/runs", headers=operator, params={"status": "waiting_for_approval"}
+    )
+    assert [r["id"] for r in listed.json()["items"]] == [run_id]
+    note = httpx.post(
+        f"{base}/v1/runs/{run_id}/annotations",
+        headers=operator,
+        json={"kind": "label", "label": "refund"},
+    )
+    assert note.status_code == 201
+    export = httpx.get(f"{base}/v1/annotations/export", headers=operator, params={"format": "csv"})
+    assert export.status_code == 200
+    assert "refund" in export.text
+    cancelled = httpx.post(f"{base}/v1/runs/{run_id}/cancel", headers=operator)
+    assert cancelled.json()["status"] == "cancelled"
+    detail = httpx.get(f"{base}/v1/runs/{run_id}", headers=operator).json()
+    assert detail["approvals"][0]["status"] == "cancelled"
+    assert detail["annotations"][0]["label"] == "refund"
+
+    # The admin token manages tokens; the operator token may not
+    assert httpx.get(f"{base}/v1/tokens", headers=admin).status_code == 200
+    assert httpx.get(f"{base}/v1/tokens", headers=operator).status_code == 403
+    problem = httpx.post(
+        f"{base}/v1/runs", headers=operator, json={"workflow": "nope", "input": {}}
+    )
+    assert problem.status_code == 404
+    assert problem.headers["content-type"] == "application/problem+json"
