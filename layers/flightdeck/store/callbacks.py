@@ -258,13 +258,6 @@ def record_attempt(
     return row is not None
 
 
-def get_delivery(conn: Connection, delivery_id: uuid.UUID) -> Delivery | None:
-    row = conn.execute(
-        f"SELECT {_DELIVERY_COLUMNS} FROM callback_deliveries WHERE id = %s", (delivery_id,)
-    ).fetchone()
-    return Delivery(**row) if row else None
-
-
 def redeliver(conn: Connection, delivery_id: uuid.UUID) -> Delivery | None:
     """Send a delivery again from a fresh retry schedule, under the same `webhook-id`."""
     row = conn.execute(
