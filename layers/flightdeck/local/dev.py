@@ -89,8 +89,8 @@ def configure_environment(
     os.environ[EnvVar.AWS_REGION] = emulator.region
     os.environ[EnvVar.STATE_MACHINE_ARN_PREFIX] = emulator.state_machine_arn_prefix(prefix)
     os.environ.setdefault(EnvVar.ARTIFACT_BUCKET, "flightdeck-artifacts")
-    # Powertools' development mode: readable logs, no metrics flushed to stdout.
-    os.environ.setdefault("POWERTOOLS_DEV", "true")
+    # One log line per node step; metrics are for CloudWatch, not the terminal.
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
 
 def resume_unfinished(svc: Any) -> list[str]:
