@@ -75,7 +75,7 @@ def bench_engine(runs: int, steps: int) -> None:
     from flightdeck.store.db import connect
     from flightdeck.store.migrate import migrate
     from functions.node_runner.handler import handler as node_runner_handler
-    from tests.conftest import LambdaContextStub, free_port
+    from tests.conftest import free_port, lambda_context
 
     with tempfile.TemporaryDirectory(prefix="fd-bench-") as tmp:
         pg = EmbeddedPostgres(Path(tmp) / "pg").start()
@@ -146,7 +146,7 @@ def bench_engine(runs: int, steps: int) -> None:
                     "execution": "bench",
                     "entered_at": entered,
                 }
-                node_runner_handler(event, LambdaContextStub())
+                node_runner_handler(event, lambda_context())
 
             step: list[float] = []
             for i in range(steps):

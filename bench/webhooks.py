@@ -58,7 +58,7 @@ def main() -> None:
     from flightdeck.settings import Settings
     from flightdeck.store.db import connect
     from flightdeck.store.migrate import migrate
-    from tests.conftest import LambdaContextStub, load_event
+    from tests.conftest import lambda_context, load_event
 
     asyncio.set_event_loop(asyncio.new_event_loop())
     with tempfile.TemporaryDirectory(prefix="fd-bench-") as tmp:
@@ -73,7 +73,7 @@ def main() -> None:
             with svc.connection() as conn:
                 creds = seed_demo(conn, svc.registry)
             handler = Mangum(create_app(lambda: svc), lifespan="off")
-            context = LambdaContextStub()
+            context = lambda_context()
 
             def event(i: int) -> dict[str, Any]:
                 body = json.dumps({**SAMPLE_TICKET, "ticket_id": f"W-{i}"})

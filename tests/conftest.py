@@ -202,19 +202,12 @@ def platform(
     reset_services()
 
 
-class LambdaContextStub:
-    """The one Lambda-context factory the tests use."""
+def lambda_context(function_name: str = "flightdeck-test") -> Any:
+    """The one Lambda-context factory the tests use: the emulator's, as handlers see it."""
+    from flightdeck.local.emulator import ACCOUNT_ID, DEFAULT_REGION, LambdaContext
 
-    function_name = "flightdeck-test"
-    function_version = "$LATEST"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:flightdeck-test"
-    memory_limit_in_mb = 512
-    aws_request_id = "test-request"
-    log_group_name = "/aws/lambda/flightdeck-test"
-    log_stream_name = "test"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
+    arn = f"arn:aws:lambda:{DEFAULT_REGION}:{ACCOUNT_ID}:function:{function_name}"
+    return LambdaContext(function_name, arn)
 
 
 def signed_webhook_event(secret: str, body: dict[str, Any], msg_id: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from flightdeck.engine.runs import canonical_sha256
 from flightdeck.store import approvals, runs, tenants
 from flightdeck.store.metrics import oldest_pending_approval_age_seconds
 from functions.approval_metrics import metric
-from tests.conftest import LambdaContextStub, Platform
+from tests.conftest import Platform, lambda_context
 
 
 @contextmanager
@@ -92,7 +92,7 @@ def test_the_handler_publishes_the_age_per_stage(platform: Platform) -> None:
     pending_approval(platform, platform.tenant_id, age=timedelta(minutes=30))
     since = datetime.now(UTC) - timedelta(minutes=1)
 
-    answer = handler({}, LambdaContextStub())
+    answer = handler({}, lambda_context())
 
     assert answer["oldest_pending_approval_age_seconds"] == pytest.approx(1800, abs=30)
     cloudwatch = platform.emulator.client("cloudwatch")

@@ -13,7 +13,7 @@ from flightdeck.engine.runner import StepRequest, decision_as_resume
 from flightdeck.engine.stores import PostgresKnowledge
 from flightdeck.errors import NodeMismatchError
 from flightdeck.store import approvals
-from tests.conftest import LambdaContextStub, Platform, load_event
+from tests.conftest import Platform, lambda_context, load_event
 
 
 def test_step_functions_path_and_plain_invoke_reach_the_same_state(platform: Platform) -> None:
@@ -126,8 +126,8 @@ def test_a_schedule_firing_starts_one_run_per_tenant_once(platform: Platform) ->
         tenants.create_tenant(c, "second", "Second Shop")
     event = {"workflow": "flaky", "scheduled_at": "2026-11-23T06:00:00Z"}
 
-    first = handler(event, LambdaContextStub())
-    again = handler(event, LambdaContextStub())
+    first = handler(event, lambda_context())
+    again = handler(event, lambda_context())
 
     assert len(first["runs"]) == 2
     assert again["runs"] == []

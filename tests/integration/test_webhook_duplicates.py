@@ -8,7 +8,7 @@ import random
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from tests.conftest import LambdaContextStub, Platform, load_event, signed_webhook_event
+from tests.conftest import Platform, lambda_context, load_event, signed_webhook_event
 
 
 def test_200_deliveries_of_20_events_make_exactly_20_runs(platform: Platform) -> None:
@@ -26,7 +26,7 @@ def test_200_deliveries_of_20_events_make_exactly_20_runs(platform: Platform) ->
 
     def deliver(msg_id: str) -> tuple[str, int, dict[str, Any]]:
         event = signed_webhook_event(platform.webhook_secret, events[msg_id], msg_id)
-        answer = api_handler.handler(event, LambdaContextStub())
+        answer = api_handler.handler(event, lambda_context())
         return msg_id, answer["statusCode"], json.loads(answer["body"])
 
     # Lambda runs one request per process; here each thread gets its own event loop.

@@ -104,7 +104,7 @@ class NodeRunner:
         registry: Registry,
         connection: ConnectionFactory,
         model: ModelProvider,
-        blobs: BlobStore | None = None,
+        blobs: BlobStore,
     ) -> None:
         self._registry = registry
         self._connection = connection
@@ -138,13 +138,6 @@ class NodeRunner:
             effects=PostgresEffects(conn, run.tenant_id, run.id, node),
             outcomes=PostgresOutcomes(conn, run.tenant_id, run.id, workflow.name),
         )
-
-    def trigger(self, run: runs.Run) -> Any:
-        if run.trigger_payload is not None:
-            return run.trigger_payload
-        if self._blobs is None or run.trigger_ref is None:
-            raise NotFoundError(f"run {run.id} has no readable trigger payload")
-        return self._blobs.get_json(run.trigger_ref)
 
     def next_node(self, conn: Connection, run: runs.Run) -> str | None:
         """The node LangGraph would run next for `run`, or None when the thread has ended.
@@ -264,7 +257,9 @@ class NodeRunner:
                     f"run {run.id} has not started; its first node is {entry!r}, "
                     f"not {request.node!r}"
                 )
-            node_input = workflow.initial_state(self.trigger(run))
+            node_input = workflow.initial_state(
+                self._blobs.inline_or_stored(run.trigger_payload, run.trigger_ref)
+            )
         elif snapshot.next == (request.node,):
             node_input = None
             pending = [i for i in snapshot.interrupts]

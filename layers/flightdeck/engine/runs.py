@@ -148,13 +148,6 @@ class RunService:
             for tenant_id in tenant_ids
         ]
 
-    def trigger_of(self, run: runs.Run) -> Any:
-        """The run's original trigger, from the row or from S3."""
-        if run.trigger_payload is not None:
-            return run.trigger_payload
-        assert run.trigger_ref is not None
-        return self._blobs.get_json(run.trigger_ref)
-
     def execution_arn(self, run: runs.Run) -> str:
         machine = self._state_machine_arn(run.workflow)
         return f"{machine.replace(':stateMachine:', ':execution:')}:{run.execution_name}"
@@ -233,7 +226,7 @@ class RunService:
         started = self.start(
             tenant_id=tenant_id,
             workflow_name=original.workflow,
-            payload=self.trigger_of(original),
+            payload=self._blobs.inline_or_stored(original.trigger_payload, original.trigger_ref),
             idempotency_key=key,
             source=original.trigger_source,
             rerun_of=original.id,

@@ -29,6 +29,14 @@ class BlobStore:
         )
         return f"{S3_SCHEME}{self._bucket}/{key}"
 
+    def inline_or_stored(self, inline: Any, ref: str | None) -> Any:
+        """A value kept inline when small, else read from its S3 reference."""
+        if inline is not None:
+            return inline
+        if ref is None:
+            raise ValueError("neither an inline value nor a reference")
+        return self.get_json(ref)
+
     def get_json(self, ref: str) -> Any:
         if not ref.startswith(S3_SCHEME):
             raise ValueError(f"not an S3 reference: {ref!r}")
