@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request, Response
 
 from flightdeck import __version__
 from flightdeck.api import problems
-from flightdeck.api.routes import admin, approvals, health, runs, webhooks
+from flightdeck.api.routes import admin, approvals, health, insights, runs, session, webhooks
 from flightdeck.api.routes import annotations as annotation_routes
 from flightdeck.api.routes import callbacks as callback_routes
 from flightdeck.services import Services, services
@@ -35,6 +35,16 @@ def create_app(get: Callable[[], Services] = services) -> FastAPI:
             return problems.problem(413, "Payload too large", f"the body exceeds {limit} bytes")
         return await call_next(request)
 
-    for module in (health, webhooks, runs, approvals, annotation_routes, admin, callback_routes):
+    for module in (
+        health,
+        session,
+        webhooks,
+        runs,
+        approvals,
+        annotation_routes,
+        insights,
+        admin,
+        callback_routes,
+    ):
         app.include_router(module.router, responses=problems.RESPONSES)
     return app

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -303,3 +303,200 @@ class IssuedSecretOut(BaseModel):
     id: uuid.UUID
     workflow: str | None
     secret: str = Field(description="shown once")
+
+
+# --- Business outcomes and technical health (read models for the dashboard) ---------------
+
+
+class Window(BaseModel):
+    """The time window figures were computed over: `since` inclusive, `until` exclusive."""
+
+    since: datetime
+    until: datetime
+
+
+class Effectiveness(BaseModel):
+    """Effectiveness and quality."""
+
+    finished_runs: int = Field(description="runs that succeeded, failed or were cancelled")
+    succeeded_without_edit: int = Field(
+        description="succeeded runs whose approvals (if any) were not edited"
+    )
+    succeeded_without_edit_rate: float | None = Field(
+        description="succeeded_without_edit / finished_runs; null when nothing finished"
+    )
+    approvals_decided: int = Field(description="approvals a person approved, edited or rejected")
+    approvals_accepted: int = Field(description="of those, approved or edited")
+    approval_acceptance_rate: float | None
+    annotation_scores: int = Field(description="score annotations, customer-experience ones aside")
+    mean_annotation_score: float | None
+    mean_quality_score: float | None = Field(
+        description="the workflow's own quality score of its runs (the before/after snapshot)"
+    )
+
+
+class StaffTime(BaseModel):
+    """Staff hours relieved: Σ (baseline minutes − staff minutes spent) over measured runs."""
+
+    measured_runs: int
+    baseline_minutes: float
+    staff_minutes: float
+    minutes_saved: float
+    hours_relieved: float
+
+
+class CustomerExperience(BaseModel):
+    """How long the end customer waited for the outcome, against the manual process."""
+
+    measured_runs: int
+    turnaround_p50_seconds: float | None
+    turnaround_p90_seconds: float | None
+    manual_baseline_seconds: float | None = Field(
+        description="what the customer waits without automation (the workflow manifest's"
+        " `manual_turnaround_minutes`, run-weighted across workflows)"
+    )
+    cx_scores: int = Field(description="score annotations with metric `cx`")
+    mean_cx_score: float | None
+    cx_labels: dict[str, int] = Field(description="labels starting `cx:` and how often each")
+
+
+class Turnaround(BaseModel):
+    """Trigger → done (created → finished) of succeeded runs."""
+
+    runs: int
+    p50_seconds: float | None
+    p95_seconds: float | None
+
+
+class OutcomeFigures(BaseModel):
+    runs: int
+    succeeded: int
+    failed: int
+    cancelled: int
+    in_progress: int
+    effectiveness: Effectiveness
+    staff: StaffTime
+    customer_experience: CustomerExperience
+    turnaround: Turnaround
+
+
+class BenefitPoint(BaseModel):
+    day: date
+    cumulative_minutes_saved: float
+
+
+class TimeToBenefit(BaseModel):
+    """Days from the workflow's first run for the tenant until its cumulative staff time saved
+    exceeds its setup time (all time, not only the window), and the curve to get there."""
+
+    setup_minutes: float
+    first_run_at: datetime | None
+    reached_at: datetime | None
+    days_to_benefit: float | None
+    cumulative_minutes_saved: float
+    curve: list[BenefitPoint] = Field(description="one point per day with runs, cumulative")
+
+
+class WorkflowOutcomes(BaseModel):
+    workflow: str
+    description: str
+    figures: OutcomeFigures
+    time_to_benefit: TimeToBenefit
+
+
+class OutcomesOut(BaseModel):
+    window: Window
+    total: OutcomeFigures
+    workflows: list[WorkflowOutcomes]
+
+
+class OutcomePoint(BaseModel):
+    """One bucket of the outcome trend; empty buckets are present with zero runs."""
+
+    start: datetime
+    runs: int
+    succeeded: int
+    failed: int
+    baseline_minutes: float
+    staff_minutes: float
+    minutes_saved: float
+    succeeded_without_edit_rate: float | None
+    approval_acceptance_rate: float | None
+    mean_quality_score: float | None
+    turnaround_p50_seconds: float | None
+    turnaround_p95_seconds: float | None
+    cx_turnaround_p50_seconds: float | None
+    cx_turnaround_p90_seconds: float | None
+
+
+class OutcomeSeries(BaseModel):
+    window: Window
+    bucket: Literal["day", "week"]
+    workflow: str | None
+    points: list[OutcomePoint]
+
+
+class NodeHealth(BaseModel):
+    workflow: str
+    node: str
+    executions: int = Field(description="finished node executions: succeeded, waiting or failed")
+    failures: int
+    retries: int
+    error_rate: float | None
+    p50_ms: float | None
+    p95_ms: float | None
+
+
+class DayHealth(BaseModel):
+    day: date
+    runs: int
+    succeeded: int
+    failed: int
+
+
+class TechnicalHealth(BaseModel):
+    window: Window
+    runs: int
+    finished_runs: int
+    failed_runs: int
+    error_rate: float | None = Field(description="failed / finished runs")
+    node_executions: int
+    retried_executions: int
+    retry_rate: float | None = Field(description="retried / all node executions")
+    nodes: list[NodeHealth]
+    runs_per_day: list[DayHealth]
+
+
+# --- Who is signed in, and one-time sign-in links for the dashboard ------------------------
+
+
+class MeOut(BaseModel):
+    tenant_id: uuid.UUID
+    tenant_slug: str
+    tenant_name: str
+    role: Literal["viewer", "operator", "admin"]
+    token_prefix: str
+    expires_at: datetime | None = Field(description="when this token stops working, if ever")
+
+
+class SignInLinkIn(BaseModel):
+    role: Literal["viewer", "operator"] = "viewer"
+    ttl_seconds: int = Field(default=900, ge=60, le=7 * 24 * 3600)
+
+
+class SignInLinkOut(BaseModel):
+    code: str = Field(description="shown once; good for one sign-in before `expires_at`")
+    path: str = Field(description="append to the dashboard's address: /signin#code=…")
+    role: str
+    expires_at: datetime
+
+
+class SignInIn(BaseModel):
+    code: str = Field(min_length=1, max_length=200)
+
+
+class SignInOut(BaseModel):
+    token: str = Field(description="a session token for the dashboard; shown once")
+    role: str
+    tenant_id: uuid.UUID
+    expires_at: datetime

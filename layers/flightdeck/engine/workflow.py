@@ -78,11 +78,26 @@ class Manifest:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     schedule: str | None = None
     callback_url: str | None = None
+    # The agency's effort to set the workflow up for a client, in hours: time to benefit is
+    # reached when a tenant's cumulative minutes saved exceed it.
+    setup_hours: float = 0.0
+    # How long the end customer waits for the same outcome without the workflow (the
+    # customer-experience baseline); None when there is no customer waiting.
+    manual_turnaround_minutes: float | None = None
+    # The trigger field that names the business item (a ticket id, an order number): the
+    # run list's search finds runs by it.
+    trigger_id_field: str | None = None
 
     def __post_init__(self) -> None:
         if not NAME_PATTERN.match(self.name):
             raise WorkflowDefinitionError(
                 f"workflow name {self.name!r} must match {NAME_PATTERN.pattern}"
+            )
+        if self.setup_hours < 0 or (
+            self.manual_turnaround_minutes is not None and self.manual_turnaround_minutes <= 0
+        ):
+            raise WorkflowDefinitionError(
+                f"{self.name}: setup_hours must be >= 0 and manual_turnaround_minutes > 0"
             )
 
 

@@ -276,6 +276,10 @@ class RunFilter:
     source: str | None = None
     # Top-level trigger fields that must match exactly (JSON containment).
     trigger: dict[str, Any] | None = None
+    # A trigger id: the run's idempotency key, or any of these trigger objects (each
+    # workflow's id field with the searched value), e.g. ({"ticket_id": "T-1"},).
+    trigger_id: str | None = None
+    trigger_id_matches: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -307,6 +311,9 @@ def _where(f: RunFilter) -> tuple[list[sql.Composable], list[Any]]:
     if f.trigger:
         clauses.append(sql.SQL("trigger_payload @> %s"))
         params.append(Jsonb(f.trigger))
+    if f.trigger_id is not None:
+        clauses.append(sql.SQL("(idempotency_key = %s OR trigger_payload @> ANY(%s::jsonb[]))"))
+        params += [f.trigger_id, [Jsonb(m) for m in f.trigger_id_matches]]
     return clauses, params
 
 

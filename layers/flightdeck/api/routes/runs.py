@@ -131,6 +131,13 @@ def list_runs(
     trigger: Annotated[
         list[str], Query(description="trigger field filters, 'field:value'; all must match")
     ] = [],  # noqa: B006
+    trigger_id: str | None = Query(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="the trigger's id: the webhook-id / Idempotency-Key, or the business id"
+        " the workflow names (e.g. a ticket id)",
+    ),
     sort: Literal["-created_at", "created_at"] = "-created_at",
     cursor: str | None = Query(default=None, max_length=400),
     limit: int = Query(default=50, ge=1, le=200),
@@ -142,6 +149,14 @@ def list_runs(
         created_before=created_before,
         source=source,
         trigger=parse_trigger_filters(trigger),
+        trigger_id=trigger_id,
+        trigger_id_matches=tuple(
+            {w.manifest.trigger_id_field: trigger_id}
+            for w in svc.registry
+            if w.manifest.trigger_id_field and (workflow is None or w.name == workflow)
+        )
+        if trigger_id is not None
+        else (),
     )
     after = decode_cursor(cursor) if cursor else None
     with svc.tenant(principal.tenant_id) as conn:

@@ -12,6 +12,10 @@ WORKFLOW = Workflow(
         input_model=TicketInput,
         kpi_baseline_minutes=12.0,
         review_minutes=2.0,
+        # A person answering the inbox by hand replies within about four hours.
+        manual_turnaround_minutes=240.0,
+        setup_hours=6.0,
+        trigger_id_field="ticket_id",
         approval=ApprovalPolicy(
             nodes=("decide",), threshold=0.75, timeout_seconds=4 * 3600, default_action="reject"
         ),
