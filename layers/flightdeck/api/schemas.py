@@ -336,7 +336,7 @@ class Effectiveness(BaseModel):
 
 
 class StaffTime(BaseModel):
-    """Staff hours relieved: Σ (baseline minutes − staff minutes spent) over measured runs."""
+    """Staff hours relieved: Σ (baseline minutes - staff minutes spent) over measured runs."""
 
     measured_runs: int
     baseline_minutes: float
