@@ -35,6 +35,13 @@ STABLE_OPERATION_IDS = {
     "setCallback",
     "getCallback",
     "deleteCallback",
+    "getOutcomes",
+    "getOutcomeSeries",
+    "getTechnicalHealth",
+    "getMe",
+    "createSignInLink",
+    "signIn",
+    "signOut",
 }
 
 
