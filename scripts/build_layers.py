@@ -5,7 +5,8 @@ Three directories come out under `build/`:
 - `build/layers/deps/python/`: the third-party runtime dependencies, installed by pip for the
   Lambda platform (Linux arm64, CPython 3.12) from binary wheels only, as pinned with hashes in
   `requirements/layer.txt`. Rebuilt only when that lock (or the target platform) changes.
-- `build/layers/core/python/flightdeck/`: the core package from `layers/flightdeck`.
+- `build/layers/core/python/flightdeck/`: the core package from `layers/flightdeck`, without
+  `flightdeck/local` (embedded Postgres, the emulator, `make dev`: development only).
 - `build/code/functions/`: the thin handlers, so a function's handler string is
   `functions.<name>.handler.handler`, the same string the local emulator dispatches on.
 
@@ -44,6 +45,8 @@ PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64")
 # Lambda refuses a function whose code and layers exceed this, unzipped.
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", "tests", ".mypy_cache")
+# Development-only subpackages of the core: nothing deployed imports them.
+DEV_ONLY = ("local",)
 
 
 @dataclass(frozen=True)
@@ -152,20 +155,28 @@ def build_deps(target: Path = DEPS_DIR) -> Path:
     return target
 
 
-def _copy_tree(source: Path, destination: Path) -> Path:
-    """Replace `destination` with a clean copy of `source` if their contents differ."""
+def _copy_tree(source: Path, destination: Path, *, skip: tuple[str, ...] = ()) -> Path:
+    """Replace `destination` with a clean copy of `source` (less its top-level `skip`
+    folders) if their contents differ."""
     stamp = destination.parent / f".{destination.name}-sha256"
-    key = _tree_digest(source)
+    key = _digest([_tree_digest(source).encode(), " ".join(skip).encode()])
     if stamp.exists() and stamp.read_text() == key and destination.is_dir():
         return destination
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        ignored = set(_IGNORED(directory, names))
+        if Path(directory) == source:
+            ignored |= set(skip) & set(names)
+        return ignored
+
     shutil.rmtree(destination, ignore_errors=True)
-    shutil.copytree(source, destination, ignore=_IGNORED)
+    shutil.copytree(source, destination, ignore=ignore)
     stamp.write_text(key)
     return destination
 
 
 def build_core(target: Path = CORE_DIR) -> Path:
-    _copy_tree(ROOT / "layers" / "flightdeck", target / "python" / "flightdeck")
+    _copy_tree(ROOT / "layers" / "flightdeck", target / "python" / "flightdeck", skip=DEV_ONLY)
     return target
 
 

@@ -73,6 +73,13 @@ def test_code_and_core_builds_are_cached_by_content(tmp_path: Path) -> None:
     assert (core / "python" / "flightdeck" / "store" / "migrations" / "0001_core.sql").is_file()
 
 
+def test_core_layer_leaves_out_development_only_code(tmp_path: Path) -> None:
+    package = build_layers.build_core(tmp_path / "core") / "python" / "flightdeck"
+    assert (package / "engine" / "runner.py").is_file()
+    # embedded Postgres, the emulator and `make dev` never ship to Lambda
+    assert not (package / "local").exists()
+
+
 def test_localstack_compose_file_pins_its_image_and_mounts_the_init_hooks() -> None:
     compose = yaml.safe_load(COMPOSE.read_text())
     service = compose["services"]["localstack"]
