@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from flightdeck.engine import callbacks
+from flightdeck.engine import lifecycle
 from flightdeck.engine.registry import Registry
 from flightdeck.engine.runner import ConnectionFactory
 from flightdeck.errors import (
@@ -90,21 +90,7 @@ class ApprovalService:
                     data={"approval_id": str(approval_id), "to": "admin"},
                 )
             elif approval.status == "pending":
-                runs.set_status(conn, run_id, "waiting_for_approval", current_node=approval.node)
-                runs.append_event(
-                    conn,
-                    run_id=run_id,
-                    tenant_id=approval.tenant_id,
-                    type=runs.APPROVAL_WAITING,
-                    node=approval.node,
-                    data={
-                        "approval_id": str(approval_id),
-                        "expires_at": approval.expires_at.isoformat(),
-                    },
-                )
-                callbacks.enqueue(
-                    conn, self._registry, run_id, callbacks.APPROVAL_REQUESTED, approval=approval
-                )
+                lifecycle.await_approval(conn, self._registry, approval)
             else:
                 self._send(task_token, approval, approval.decision or {})
 
@@ -146,7 +132,7 @@ class ApprovalService:
                 body["comment"] = comment
             status = _STATUS_FOR[decision]
             approvals.decide(conn, approval_id, status=status, decision=body, decided_by=decided_by)
-            runs.set_status(conn, approval.run_id, "running", current_node=approval.node)
+            lifecycle.resume(conn, approval.run_id, approval.node)
             runs.append_event(
                 conn,
                 run_id=approval.run_id,
@@ -193,7 +179,7 @@ class ApprovalService:
             approvals.decide(
                 conn, approval_id, status="timed_out", decision=body, decided_by="policy:timeout"
             )
-            runs.set_status(conn, run_id, "running", current_node=approval.node)
+            lifecycle.resume(conn, run_id, approval.node)
             runs.append_event(
                 conn,
                 run_id=run_id,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flightdeck import observability
-from flightdeck.engine import callbacks
+from flightdeck.engine import lifecycle
 from flightdeck.engine.compiler import END, INTERRUPT, analyse
 from flightdeck.engine.context import NodeContext
 from flightdeck.engine.registry import Registry
@@ -167,8 +167,7 @@ class NodeRunner:
                     )
                 workflow = self._registry.get(run.workflow)
                 if run.status == "queued":
-                    runs.set_status(conn, run.id, "running", current_node=request.node)
-                    runs.append_event(conn, run_id=run.id, tenant_id=tenant, type=runs.RUN_STARTED)
+                    lifecycle.start(conn, run.id, tenant, request.node)
                 if request.attempt > 0:
                     runs.append_event(
                         conn,
@@ -318,14 +317,9 @@ class NodeRunner:
             data={"result": result.to_dict()},
         )
         if result.next == END:
-            runs.set_status(conn, run.id, "succeeded", current_node=request.node)
-            runs.append_event(conn, run_id=run.id, tenant_id=run.tenant_id, type=runs.RUN_SUCCEEDED)
-            callbacks.enqueue(conn, self._registry, run.id, callbacks.RUN_SUCCEEDED)
+            lifecycle.succeed(conn, self._registry, run.id, run.tenant_id, request.node)
         else:
-            runs.set_status(
-                conn,
-                run.id,
-                "running",
-                current_node=request.node if result.next == INTERRUPT else result.next,
+            lifecycle.advance(
+                conn, run.id, request.node if result.next == INTERRUPT else result.next
             )
         return result

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from flightdeck.engine import callbacks
+from flightdeck.engine import lifecycle
 from flightdeck.engine.registry import Registry
 from flightdeck.engine.runner import ConnectionFactory, NodeRunner
 from flightdeck.errors import ConflictError, InvalidInputError, NotFoundError
@@ -161,16 +161,8 @@ class RunService:
                 raise NotFoundError(f"no run {run_id}")
             if run.status in runs.TERMINAL:
                 raise ConflictError(f"run {run_id} already {run.status}")
-            runs.set_status(conn, run_id, "cancelled")
             tokens = approval_store.open_tokens(conn, run_id)
-            withdrawn = approval_store.cancel_open(conn, run_id)
-            runs.append_event(
-                conn,
-                run_id=run_id,
-                tenant_id=tenant_id,
-                type=runs.RUN_CANCELLED,
-                data={"by": actor, "withdrawn_approvals": withdrawn},
-            )
+            lifecycle.cancel(conn, run_id, tenant_id, actor=actor)
         with contextlib.suppress(self._sfn.exceptions.ExecutionDoesNotExist):
             self._sfn.stop_execution(
                 executionArn=self.execution_arn(run), error="Cancelled", cause=f"by {actor}"
@@ -304,24 +296,15 @@ class RunService:
                 return
             failed = runs.last_event(conn, run_id, (runs.NODE_FAILED, runs.NODE_ENTERED))
             node = failed.node if failed else run.current_node
-            runs.set_status(
+            lifecycle.fail(
                 conn,
+                self._registry,
                 run_id,
-                "failed",
+                run.tenant_id,
                 error_type=error_type,
                 error_message=message,
-                failed_node=node,
-            )
-            runs.append_event(
-                conn,
-                run_id=run_id,
-                tenant_id=run.tenant_id,
-                type=runs.RUN_FAILED,
                 node=node,
-                error_type=error_type,
-                error_message=message,
             )
-            callbacks.enqueue(conn, self._registry, run_id, callbacks.RUN_FAILED)
 
     def resume(self, tenant_id: uuid.UUID, run_id: uuid.UUID, *, suffix: str) -> str | None:
         """Start a new execution continuing `run_id` from the node LangGraph has next.
@@ -340,7 +323,7 @@ class RunService:
             if node is None:
                 return None
             name = f"{run.id}-{suffix}"[:80]
-            resumed = runs.reopen(conn, run.id, execution_name=name)
+            resumed = lifecycle.reopen(conn, run.id, execution_name=name)
         payload = {"run_id": str(run.id), "tenant_id": str(tenant_id), "next": node}
         self._start_execution(resumed, payload)
         return node

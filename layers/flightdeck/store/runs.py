@@ -156,12 +156,15 @@ def set_status(
     run_id: uuid.UUID,
     status: RunStatus,
     *,
+    from_statuses: tuple[str, ...],
     current_node: str | None = None,
     error_type: str | None = None,
     error_message: str | None = None,
     failed_node: str | None = None,
-) -> None:
-    conn.execute(
+) -> bool:
+    """Move the run to `status` if it is in one of `from_statuses`; False when it is not.
+    Only `flightdeck.engine.lifecycle` calls this: it knows which moves are allowed."""
+    cur = conn.execute(
         "UPDATE runs SET status = %(status)s,"
         " current_node = COALESCE(%(node)s, current_node),"
         " error_type = COALESCE(%(etype)s, error_type),"
@@ -171,7 +174,7 @@ def set_status(
         "   THEN now() ELSE started_at END,"
         " finished_at = CASE WHEN %(status)s IN ('succeeded', 'failed', 'cancelled')"
         "   THEN now() ELSE NULL END,"
-        " updated_at = now() WHERE id = %(id)s",
+        " updated_at = now() WHERE id = %(id)s AND status = ANY(%(from)s)",
         {
             "status": status,
             "node": current_node,
@@ -179,8 +182,10 @@ def set_status(
             "emsg": error_message,
             "fnode": failed_node,
             "id": run_id,
+            "from": list(from_statuses),
         },
     )
+    return cur.rowcount == 1
 
 
 def append_event(
@@ -247,7 +252,7 @@ def last_event(conn: Connection, run_id: uuid.UUID, types: tuple[str, ...]) -> R
 
 def reopen(conn: Connection, run_id: uuid.UUID, *, execution_name: str) -> Run:
     """Point the run at a new execution; a failed run becomes running again, its last
-    failure kept in the events."""
+    failure kept in the events. Called through `flightdeck.engine.lifecycle.reopen`."""
     row = conn.execute(
         f"UPDATE runs SET execution_name = %s,"
         f" status = CASE WHEN status = 'failed' THEN 'running' ELSE status END,"
