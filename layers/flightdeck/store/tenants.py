@@ -90,27 +90,45 @@ def _hash(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
 
 
-def issue_token(conn: Connection, tenant_id: uuid.UUID, role: Role, name: str = "") -> IssuedToken:
+def issue_token(
+    conn: Connection,
+    tenant_id: uuid.UUID,
+    role: Role,
+    name: str = "",
+    *,
+    session_until: datetime | None = None,
+) -> IssuedToken:
+    """A new token. With `session_until`, a dashboard session token that stops working then."""
     prefix = secrets.token_hex(4)
     secret = secrets.token_urlsafe(32)
     token_id = uuid.uuid4()
     conn.execute(
-        "INSERT INTO api_tokens (id, tenant_id, prefix, secret_hash, role, name)"
-        " VALUES (%s, %s, %s, %s, %s, %s)",
-        (token_id, tenant_id, prefix, _hash(secret), role, name),
+        "INSERT INTO api_tokens (id, tenant_id, prefix, secret_hash, role, name, kind, expires_at)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+        (
+            token_id,
+            tenant_id,
+            prefix,
+            _hash(secret),
+            role,
+            name,
+            "api" if session_until is None else "session",
+            session_until,
+        ),
     )
     return IssuedToken(token_id, prefix, role, f"{TOKEN_PREFIX}_{prefix}_{secret}")
 
 
 def authenticate(conn: Connection, token: str) -> Principal | None:
-    """The principal a bearer token stands for, or None if it is unknown or revoked."""
+    """The principal a bearer token stands for, or None if it is unknown, revoked or expired."""
     parts = token.split("_", 2)
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
         return None
     _, prefix, secret = parts
     row = conn.execute(
         "SELECT id, tenant_id, role, secret_hash FROM api_tokens"
-        " WHERE prefix = %s AND revoked_at IS NULL",
+        " WHERE prefix = %s AND revoked_at IS NULL"
+        " AND (expires_at IS NULL OR expires_at > now())",
         (prefix,),
     ).fetchone()
     if row is None or not hmac.compare_digest(bytes(row["secret_hash"]), _hash(secret)):
