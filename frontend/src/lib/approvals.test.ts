@@ -1,0 +1,90 @@
+import { describe, expect, it } from "vitest";
+
+import { decideBlocker, decisionRefusal, keepWatching, oldestFirst, requestView, timing, type Approval } from "./approvals";
+
+describe("reading a request", () => {
+  it("reads the support-triage review request", () => {
+    const view = requestView({
+      kind: "reply_review",
+      summary: "Review the reply to ticket T-1",
+      reasons: ["the customer asks for a refund"],
+      draft: { reply: "Hello", confidence: 0.4 },
+      edit_schema: { type: "object", properties: { reply: { type: "string" } } },
+      ticket_channel: "email",
+    });
+    expect(view.summary).toBe("Review the reply to ticket T-1");
+    expect(view.kind).toBe("reply_review");
+    expect(view.reasons).toEqual(["the customer asks for a refund"]);
+    expect(view.draft).toEqual({ reply: "Hello", confidence: 0.4 });
+    expect(view.hasDraft).toBe(true);
+    expect(view.editSchema).not.toBeNull();
+    expect(view.rest).toEqual({ ticket_channel: "email" });
+  });
+
+  it("keeps a request that is not an object as raw", () => {
+    const view = requestView("approve the refund?");
+    expect(view.raw).toBe("approve the refund?");
+    expect(view.editSchema).toBeNull();
+    expect(requestView({ summary: 3 }).summary).toBeNull();
+  });
+});
+
+describe("timing", () => {
+  const created_at = "2025-03-20T10:00:00Z";
+  const expires_at = "2025-03-21T10:00:00Z";
+
+  it("gives the age and the time left", () => {
+    expect(timing({ created_at, expires_at }, new Date("2025-03-20T13:05:30Z"))).toEqual({
+      age: "waiting 3 h 5 min",
+      left: "20 h 54 min left",
+      urgency: "ok",
+    });
+  });
+
+  it("warns when the deadline nears, and says when it passed", () => {
+    expect(timing({ created_at, expires_at }, new Date("2025-03-21T05:00:00Z")).urgency).toBe("soon");
+    expect(timing({ created_at, expires_at }, new Date("2025-03-21T10:10:00Z"))).toMatchObject({
+      left: "expired 10 min ago",
+      urgency: "expired",
+    });
+    expect(timing({ created_at, expires_at: "2025-03-20T10:30:00Z" }, new Date("2025-03-20T10:00:20Z"))).toMatchObject({
+      age: "waiting 20 s",
+      urgency: "ok",
+    });
+  });
+});
+
+describe("who decides", () => {
+  it("needs an operator, and an admin once escalated", () => {
+    expect(decideBlocker("viewer", "pending")).toMatch(/operator token/);
+    expect(decideBlocker("operator", "pending")).toBeNull();
+    expect(decideBlocker("operator", "escalated")).toMatch(/admin/);
+    expect(decideBlocker("admin", "escalated")).toBeNull();
+  });
+});
+
+describe("refusals", () => {
+  it("says in words what 409, 410 and 403 mean", () => {
+    expect(decisionRefusal(409, "approval x was already decided: approved").title).toBe("Someone already decided this request.");
+    expect(decisionRefusal(410, "approval x expired at 2025-…").title).toMatch(/expired/);
+    expect(decisionRefusal(410, "approval x was withdrawn: its run was cancelled").title).toMatch(/withdrawn/);
+    expect(decisionRefusal(403, "approval x was escalated to admins").title).toBe("Your role cannot decide this request.");
+  });
+});
+
+describe("order and watching", () => {
+  it("sorts oldest first", () => {
+    const a = { id: "b", created_at: "2025-03-20T10:00:00Z" } as Approval;
+    const b = { id: "a", created_at: "2025-03-19T10:00:00Z" } as Approval;
+    expect(oldestFirst([a, b]).map((x) => x.id)).toEqual(["a", "b"]);
+  });
+
+  it("watches a run until it settles, within a limit", () => {
+    expect(keepWatching(null, 0, 1000)).toBe(true);
+    expect(keepWatching("waiting_for_approval", 0, 1000)).toBe(true);
+    expect(keepWatching("waiting_for_approval", 0, 6000)).toBe(false);
+    expect(keepWatching("running", 0, 6000)).toBe(true);
+    expect(keepWatching("succeeded", 0, 1000)).toBe(false);
+    expect(keepWatching("running", 0, 20000)).toBe(false);
+  });
+});
