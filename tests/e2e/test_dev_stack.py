@@ -23,8 +23,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class DevStack:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *args: str) -> None:
         self.data_dir = data_dir
+        self.args = args
         self.api_port = free_port()
         self.aws_port = free_port()
         self.log = data_dir / "dev.log"
@@ -44,7 +45,14 @@ class DevStack:
                 del env[name]
         self.log.parent.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "flightdeck.local.dev", "--data-dir", str(self.data_dir)],
+            [
+                sys.executable,
+                "-m",
+                "flightdeck.local.dev",
+                "--data-dir",
+                str(self.data_dir),
+                *self.args,
+            ],
             cwd=ROOT,
             env=env,
             stdout=self.log.open("ab"),
@@ -90,7 +98,8 @@ class DevStack:
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[DevStack]:
-    dev = DevStack(tmp_path / "fd").start()
+    # An empty demo tenant, so each test sees only the runs it makes.
+    dev = DevStack(tmp_path / "fd", "--no-demo-history").start()
     yield dev
     dev.stop()
 
@@ -247,3 +256,46 @@ def test_the_api_around_a_run_works_against_the_dev_stack(stack: DevStack) -> No
     )
     assert problem.status_code == 404
     assert problem.headers["content-type"] == "application/problem+json"
+
+
+def test_first_start_seeds_history_and_serves_the_dashboard(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    (site / "signin").mkdir(parents=True)
+    (site / "index.html").write_text("<h1>Outcomes</h1>")
+    (site / "signin" / "index.html").write_text("<h1>Sign in</h1>")
+    (site / "404.html").write_text("<h1>Page not found</h1>")
+    dev = DevStack(tmp_path / "fd", "--site-dir", str(site)).start()
+    try:
+        base = dev.api_base
+        wait_for(lambda: "Dashboard" in dev.output(), timeout=30)
+        link = re.search(rf"({re.escape(base)}/signin/#code=(\S+))", dev.output())
+        assert link, dev.output()
+        assert httpx.get(f"{base}/signin/").text == "<h1>Sign in</h1>"
+        assert httpx.get(f"{base}/").text == "<h1>Outcomes</h1>"
+        missing = httpx.get(f"{base}/no/such/page/")
+        assert (missing.status_code, missing.text) == (404, "<h1>Page not found</h1>")
+        assert httpx.get(f"{base}/healthz").status_code == 200
+
+        session = httpx.post(f"{base}/v1/sign-in", json={"code": link.group(2)})
+        assert session.status_code == 200, session.text
+        assert session.json()["role"] == "operator"
+        viewer = {"authorization": f"Bearer {dev.credentials()['viewer_token']}"}
+        outcomes = httpx.get(f"{base}/v1/outcomes", headers=viewer).json()
+        assert outcomes["total"]["runs"] > 100
+        assert outcomes["workflows"][0]["time_to_benefit"]["reached_at"] is not None
+        # The two live runs: one finishes alone, one waits in the inbox for a person.
+        waiting = wait_for(
+            lambda: httpx.get(
+                f"{base}/v1/runs", headers=viewer, params={"status": "waiting_for_approval"}
+            ).json()["items"],
+            timeout=60,
+        )
+        assert len(waiting) == 1
+        assert dev.interrupt() == 0
+        # Started again on the same data: no second history.
+        dev = DevStack(tmp_path / "fd", "--site-dir", str(site)).start()
+        again = httpx.get(f"{base.rsplit(':', 1)[0]}:{dev.api_port}/v1/outcomes", headers=viewer)
+        assert again.json()["total"]["runs"] == outcomes["total"]["runs"]
+        assert "seeded" not in dev.output().split("flightdeck: stopping")[-1]
+    finally:
+        dev.stop()

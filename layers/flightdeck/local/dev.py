@@ -1,9 +1,11 @@
 """`make dev`: the whole platform on one machine, on embedded defaults.
 
 Starts embedded Postgres (data under `.flightdeck/`), the AWS emulator, creates the state
-machines from the compiled workflows, seeds a demo tenant, writes
-`.flightdeck/dev-credentials.json`, prints a signed `curl`, and serves the API until Ctrl-C.
-Started again on the same data, it keeps the tenant and continues unfinished runs.
+machines from the compiled workflows, seeds a demo tenant (with eight weeks of history and two
+live runs the first time), writes `.flightdeck/dev-credentials.json`, prints a signed `curl`
+and a one-time sign-in link to the dashboard, and serves the API and the dashboard (the
+static export in `frontend/out`, when built) until Ctrl-C. Started again on the same data, it
+keeps the tenant and continues unfinished runs.
 """
 
 from __future__ import annotations
@@ -17,14 +19,18 @@ import signal
 import socket
 import sys
 import threading
+import uuid
 from dataclasses import asdict
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from flightdeck.local import demo, site
 from flightdeck.local.emulator import Emulator
 from flightdeck.local.postgres import EmbeddedPostgres
 from flightdeck.local.seed import DemoCredentials, seed_demo
 from flightdeck.settings import EnvVar
+from flightdeck.store import sessions
 
 SAMPLE_TICKET = {
     "ticket_id": "T-1001",
@@ -43,6 +49,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--aws-port", type=int, default=int(os.environ.get("FLIGHTDECK_AWS_PORT", "4566"))
+    )
+    parser.add_argument(
+        "--site-dir",
+        default=os.environ.get("FLIGHTDECK_SITE_DIR", str(site.DEFAULT_SITE_DIR)),
+        help="the dashboard's static export to serve (`make frontend` builds it)",
+    )
+    parser.add_argument(
+        "--no-demo-history",
+        action="store_true",
+        help="leave a new demo tenant empty (no past runs, no live runs)",
     )
     return parser.parse_args(argv)
 
@@ -75,6 +91,7 @@ def load_previous(path: Path) -> DemoCredentials | None:
             api_token=data["api_token"],
             webhook_secret=data["webhook_secret"],
             admin_token=data["admin_token"],
+            viewer_token=data["viewer_token"],
         )
     except (OSError, ValueError, KeyError):
         return None
@@ -176,6 +193,29 @@ def main(argv: list[str] | None = None) -> int:
         resumed = resume_unfinished(svc)
         if resumed:
             print(f"flightdeck: continuing {len(resumed)} unfinished run(s)", flush=True)
+        tenant_id = uuid.UUID(creds.tenant_id)
+        if not args.no_demo_history:
+            with svc.tenant(tenant_id) as conn:
+                seeded = 0 if demo.has_runs(conn, tenant_id) else demo.seed_history(conn, tenant_id)
+            if seeded:
+                demo.start_live_runs(svc, tenant_id)
+                print(
+                    f"flightdeck: demo tenant seeded with {seeded} past runs and "
+                    f"{len(demo.LIVE_TICKETS)} live ones",
+                    flush=True,
+                )
+        site_dir = Path(args.site_dir).resolve()
+        with svc.connection() as conn, conn.transaction():
+            sign_in = sessions.create_code(
+                conn, tenant_id, "operator", timedelta(hours=24), "local development"
+            )
+        dashboard = (
+            f"Dashboard (one-time operator sign-in, valid 24 h):\n\n"
+            f"  {api_base}/signin/#code={sign_in.code}\n\n"
+            f"or sign in at {api_base}/signin/ with a token from {credentials_path.name}\n"
+            if site.built(site_dir)
+            else f"Dashboard: not built ({site_dir} has no index.html); `make frontend` builds it\n"
+        )
 
         print(
             "\nflightdeck: ready. Credentials in "
@@ -187,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
             f"-H 'authorization: Bearer {creds.api_token}'\n"
             f"curl -sS -X POST {api_base}/v1/approvals/<approval_id>/decision "
             f"-H 'authorization: Bearer {creds.api_token}' -H 'content-type: application/json' "
-            '-d \'{"decision": "approve"}\'\n',
+            '-d \'{"decision": "approve"}\'\n\n'
+            f"{dashboard}",
             flush=True,
         )
 
@@ -202,7 +243,10 @@ def main(argv: list[str] | None = None) -> int:
             target=svc.callbacks.run_until, args=(callbacks_stop,), name="callbacks", daemon=True
         )
         callbacks_thread.start()
-        uvicorn.run(create_app(), host=args.host, port=args.api_port, log_level="warning")
+        app = create_app()
+        if site.built(site_dir):
+            site.mount(app, site_dir)
+        uvicorn.run(app, host=args.host, port=args.api_port, log_level="warning")
     except KeyboardInterrupt:
         pass
     finally:

@@ -22,6 +22,8 @@ class DemoCredentials:
     webhook_secret: str
     # The agency's own token for the demo: tokens, secrets, callbacks, escalated approvals.
     admin_token: str
+    # What a client signs into the dashboard with: sees everything, decides nothing.
+    viewer_token: str
 
 
 def seed_knowledge(conn: Connection, registry: Registry, tenant_id: uuid.UUID) -> int:
@@ -52,10 +54,14 @@ def seed_demo(
             and previous.tenant_id == str(tenant.id)
             and tenants.authenticate(conn, previous.api_token) is not None
             and tenants.authenticate(conn, previous.admin_token) is not None
+            and tenants.authenticate(conn, previous.viewer_token) is not None
             and previous.webhook_secret in tenants.webhook_secrets(conn, tenant.id, "")
         ):
             return previous
         token = tenants.issue_token(conn, tenant.id, "operator", name="local development")
         admin = tenants.issue_token(conn, tenant.id, "admin", name="local development")
+        viewer = tenants.issue_token(conn, tenant.id, "viewer", name="local development")
         secret = tenants.add_webhook_secret(conn, tenant.id, None)
-        return DemoCredentials(str(tenant.id), tenant.slug, token.token, secret, admin.token)
+        return DemoCredentials(
+            str(tenant.id), tenant.slug, token.token, secret, admin.token, viewer.token
+        )
