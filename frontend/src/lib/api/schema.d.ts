@@ -151,7 +151,7 @@ export interface paths {
         };
         /**
          * Get Technical Health
-         * @description Latency per node, error and retry rates, runs per day.
+         * @description Latency per node (p50/p95), error and retry rates, runs per UTC day (at most 400 days).
          */
         get: operations["getTechnicalHealth"];
         put?: never;
@@ -191,7 +191,9 @@ export interface paths {
         };
         /**
          * Get Outcomes
-         * @description The five business outcomes over a window, in total and per workflow.
+         * @description The five business outcomes over a window, in total and per workflow: effectiveness and
+         *     quality, staff hours relieved, customer experience, turnaround time (runs triggered in the
+         *     window) and time to benefit (all time).
          */
         get: operations["getOutcomes"];
         put?: never;
@@ -211,7 +213,7 @@ export interface paths {
         };
         /**
          * Get Outcome Series
-         * @description The outcomes' trend, one point per day or ISO week (UTC).
+         * @description The outcomes' trend, one point per UTC day or ISO week (starting Monday); at most 400.
          */
         get: operations["getOutcomeSeries"];
         put?: never;
