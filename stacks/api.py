@@ -110,6 +110,10 @@ class ApiStack(Stack):
         self._firewall(config)
 
         self.url = self.api.url
+        # For a proxy in front of the API (the dashboard's CloudFront distribution): the stage's
+        # host name and the path it expects before the app's own paths (`/v1` + `/v1/runs`).
+        self.domain_name = f"{self.api.rest_api_id}.execute-api.{self.region}.{self.url_suffix}"
+        self.origin_path = f"/{STAGE_NAME}"
         CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the API")
         self._waivers()
 

@@ -83,7 +83,8 @@ def build_stage(
         app,
         config.stack_name("frontend"),
         config=config,
-        api_url=api.url,
+        api_domain=api.domain_name,
+        api_origin_path=api.origin_path,
         site_dir=site_dir,
         **stack_kwargs("frontend", "dashboard"),
     )
