@@ -120,7 +120,17 @@ def _ticket(rng: random.Random, created: datetime, number: int) -> PastRun:
         "created_at": created,
         "trigger": trigger,
     }
-    if rng.random() < 0.035:
+    draw = rng.random()
+    if draw < 0.015:
+        # An operator stopped it: the customer had already been answered by phone.
+        return PastRun(
+            status="cancelled",
+            nodes=[PastNode("plan", rng.uniform(250, 900)), PastNode("retrieve", 80)],
+            duration=timedelta(minutes=rng.uniform(2, 20)),
+            annotations=[PastAnnotation("comment", body="Answered by phone, run cancelled.")],
+            **base,
+        )
+    if draw < 0.05:
         return PastRun(
             status="failed",
             nodes=[
