@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: dev install test lint format test-unit test-integration test-e2e bench openapi clean
+.PHONY: dev install test lint format test-unit test-integration test-e2e test-frontend frontend \
+	bench openapi clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || "$$(scripts/pick-python.sh)" -m venv $(VENV)
@@ -15,7 +16,9 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-dev: install ## run the platform on embedded Postgres and the AWS emulator
+dev: install ## run the platform and the dashboard on embedded Postgres and the AWS emulator
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory frontend; \
+	else echo "flightdeck: Node.js 20+ with npm is not installed: serving the API without the dashboard"; fi
 	$(PY) -m flightdeck.local.dev
 
 lint: install ## ruff (lint and format check) and mypy
@@ -36,10 +39,12 @@ test-integration: install
 test-e2e: install
 	$(PYTEST) tests/e2e
 
-test: lint test-unit test-integration test-infra test-e2e ## everything CI runs
+test: lint test-unit test-integration test-infra test-e2e test-frontend ## everything CI runs
 
-openapi: install ## regenerate docs/openapi.json, the committed API contract
+openapi: install ## regenerate docs/openapi.json, the committed API contract, and its client
 	$(PY) scripts/export_openapi.py
+	@if [ -d frontend/node_modules ]; then cd frontend && npm run --silent gen:api; \
+	else echo "flightdeck: run 'make frontend' once, then 'make openapi' again for the dashboard's client"; fi
 
 bench: install ## speed figures beside a baseline measured in the same run
 	$(PY) bench/run.py
@@ -47,6 +52,31 @@ bench: install ## speed figures beside a baseline measured in the same run
 
 clean:
 	rm -rf $(VENV) .flightdeck build cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf frontend/node_modules frontend/.next frontend/out frontend/test-results
+
+# The dashboard: a Next.js static export in frontend/out, served by `make dev` and deployed by
+# the frontend stack. Rebuilt when its sources or the API contract change.
+FRONTEND_SOURCES := $(shell find frontend/src frontend/public -type f 2>/dev/null) \
+	frontend/next.config.mjs frontend/tsconfig.json frontend/package.json docs/openapi.json
+
+frontend/node_modules/.installed: frontend/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "flightdeck: the dashboard needs Node.js 20+ with npm"; exit 1; }
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+frontend/out/index.html: frontend/node_modules/.installed $(FRONTEND_SOURCES)
+	cd frontend && npm run build
+	@touch $@
+
+frontend: frontend/out/index.html ## build the dashboard (static export in frontend/out)
+
+# Type check, unit tests (including the generated client against docs/openapi.json), the
+# production build, then the dashboard in a real Chromium against the dev stack.
+test-frontend: install frontend/node_modules/.installed
+	cd frontend && npm run typecheck && npm test
+	$(MAKE) --no-print-directory frontend
+	CHROMIUM_PATH="$$(scripts/ensure-chromium.sh)" FLIGHTDECK_PYTHON="$(abspath $(PY))" \
+		npm --prefix frontend run e2e
 
 # CDK: layers, synth, deploy, LocalStack and the infrastructure test tier.
 include make/cdk.mk

@@ -135,7 +135,8 @@ def record(conn: Connection, tenant_id: uuid.UUID, past: PastRun) -> uuid.UUID:
             past.workflow,
             past.workflow_version,
             past.status,
-            f"history:{run_id}",
+            # What the sender's delivery id would have been: a webhook-id, or a client's key.
+            f"msg_{run_id.hex[:26]}" if past.source == "webhook" else f"history:{run_id}",
             past.source,
             Jsonb(past.trigger),
             hashlib.sha256(body).digest(),
