@@ -70,6 +70,12 @@ describe("refusals", () => {
     expect(decisionRefusal(410, "approval x was withdrawn: its run was cancelled").title).toMatch(/withdrawn/);
     expect(decisionRefusal(403, "approval x was escalated to admins").title).toBe("Your role cannot decide this request.");
   });
+
+  it("keeps the API's specifics without the request's id", () => {
+    expect(decisionRefusal(409, "approval 46538a6a-aaa1-44f2-8dd2-5fababacf97f was already decided: rejected").detail).toBe(
+      "It was already decided: rejected.",
+    );
+  });
 });
 
 describe("order and watching", () => {

@@ -89,7 +89,9 @@ export function decideBlocker(role: "viewer" | "operator" | "admin", status: str
 }
 
 /** The API's refusals, in words. `detail` is the API's own sentence, kept for the specifics. */
-export function decisionRefusal(status: number, detail: string): { title: string; detail: string | null } {
+export function decisionRefusal(status: number, apiDetail: string): { title: string; detail: string | null } {
+  // "approval <uuid> was already decided: rejected" → "It was already decided: rejected."
+  const detail = apiDetail.replace(/^approval [0-9a-f-]{36} /i, "It ").replace(/([^.])$/, "$1.");
   switch (status) {
     case 409:
       return { title: "Someone already decided this request.", detail };

@@ -2,6 +2,9 @@ import { describe, expect, it } from "vitest";
 
 import {
   benefitRows,
+  durationTicks,
+  maxOf,
+  niceTicks,
   benefitShown,
   bucketLabel,
   cxLabelRows,
@@ -286,5 +289,26 @@ describe("trend rows", () => {
     expect(hasValues(rows, "b")).toBe(true);
     expect(hasNonZero(rows, "b")).toBe(false);
     expect(hasNonZero([{ a: null, b: 2 }], "a", "b")).toBe(true);
+  });
+});
+
+describe("axis ticks", () => {
+  it("puts ticks at round numbers past the maximum", () => {
+    expect(niceTicks(2.2)).toEqual([0, 1, 2, 3]);
+    expect(niceTicks(57.5)).toEqual([0, 20, 40, 60]);
+    expect(niceTicks(9)).toEqual([0, 2.5, 5, 7.5, 10]);
+    expect(niceTicks(0)).toEqual([0, 1]);
+  });
+
+  it("puts duration ticks at round times", () => {
+    expect(durationTicks(7022)).toEqual([0, 1800, 3600, 5400, 7200]);
+    expect(durationTicks(45)).toEqual([0, 15, 30, 45]);
+    expect(durationTicks(100000)).toEqual([0, 43200, 86400, 129600]);
+    expect(durationTicks(0)).toEqual([0, 60]);
+  });
+
+  it("finds the largest value", () => {
+    expect(maxOf([{ a: 1, b: null }, { a: 3, b: 7 }], "a", "b")).toBe(7);
+    expect(maxOf([{ a: null }], "a")).toBe(0);
   });
 });

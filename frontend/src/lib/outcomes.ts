@@ -327,3 +327,43 @@ function round(value: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(value * f) / f;
 }
+
+// --- Axis ticks ----------------------------------------------------------------------------
+
+/** Round ticks from 0 to at least `max`: steps of 1, 2 or 5 × 10ⁿ, about `count` of them. */
+export function niceTicks(max: number, count = 4): number[] {
+  if (!Number.isFinite(max) || max <= 0) return [0, 1];
+  const raw = max / count;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  const step = ([1, 2, 2.5, 5, 10].find((m) => m * power >= raw) ?? 10) * power;
+  const ticks: number[] = [];
+  for (let v = 0; v < max + step * 1e-9; v += step) ticks.push(round(v, 6));
+  if (ticks[ticks.length - 1] < max) ticks.push(round(ticks[ticks.length - 1] + step, 6));
+  return ticks;
+}
+
+/** Seconds between duration ticks that read well: 1 s … 30 min … 12 h … 7 d. */
+const DURATION_STEPS = [
+  1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800,
+];
+
+/** Ticks for a duration axis (seconds) from 0 past `maxSeconds`, at round times. */
+export function durationTicks(maxSeconds: number, count = 4): number[] {
+  if (!Number.isFinite(maxSeconds) || maxSeconds <= 0) return [0, 60];
+  if (maxSeconds < 1) return niceTicks(maxSeconds, count);
+  const step = DURATION_STEPS.find((s) => s * count >= maxSeconds) ?? Math.ceil(maxSeconds / count / 604800) * 604800;
+  const ticks = [0];
+  while (ticks[ticks.length - 1] < maxSeconds) ticks.push(ticks[ticks.length - 1] + step);
+  return ticks;
+}
+
+/** The largest finite value of `keys` over the rows (0 when none). */
+export function maxOf<T>(rows: T[], ...keys: (keyof T)[]): number {
+  let max = 0;
+  for (const r of rows)
+    for (const k of keys) {
+      const v = r[k];
+      if (typeof v === "number" && Number.isFinite(v) && v > max) max = v;
+    }
+  return max;
+}

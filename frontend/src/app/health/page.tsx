@@ -151,15 +151,13 @@ const COLUMNS: { key: NodeSortKey; label: string; numeric: boolean }[] = [
 ];
 
 function NodeTable({ nodes }: { nodes: NodeHealth[] }) {
-  const [sort, setSort] = useState<{ key: NodeSortKey; direction: SortDirection }>({
-    key: "workflow",
-    direction: "ascending",
-  });
-  const sorted = useMemo(() => sortNodes(nodes, sort.key, sort.direction), [nodes, sort]);
+  // Null: as the API lists them, each workflow's steps in the order they run.
+  const [sort, setSort] = useState<{ key: NodeSortKey; direction: SortDirection } | null>(null);
+  const sorted = useMemo(() => (sort ? sortNodes(nodes, sort.key, sort.direction) : nodes), [nodes, sort]);
 
   function sortBy(key: NodeSortKey) {
     setSort((s) =>
-      s.key === key
+      s?.key === key
         ? { key, direction: s.direction === "ascending" ? "descending" : "ascending" }
         : { key, direction: firstDirection(key) },
     );
@@ -170,7 +168,8 @@ function NodeTable({ nodes }: { nodes: NodeHealth[] }) {
       <h2 id="health-nodes">Steps</h2>
       <p className="muted">
         Each step of each workflow: how often it ran, how long it took (median and 95th percentile), how
-        often it failed and how many retries it needed. Sort by any column.
+        often it failed and how many retries it needed. Steps are listed in the order they run; sort by any
+        column.
       </p>
       {nodes.length === 0 ? (
         <p className="chart-empty">No step ran in this period.</p>
@@ -178,7 +177,9 @@ function NodeTable({ nodes }: { nodes: NodeHealth[] }) {
         <div className="table-scroll">
           <table className="node-table">
             <caption className="visually-hidden">
-              Steps, sorted by {COLUMNS.find((c) => c.key === sort.key)?.label} {sort.direction}
+              {sort
+                ? `Steps, sorted by ${COLUMNS.find((c) => c.key === sort.key)?.label} ${sort.direction}`
+                : "Steps, in the order each workflow runs them"}
             </caption>
             <thead>
               <tr>
@@ -187,12 +188,12 @@ function NodeTable({ nodes }: { nodes: NodeHealth[] }) {
                     key={c.key}
                     scope="col"
                     className={c.numeric ? "num" : undefined}
-                    aria-sort={sort.key === c.key ? sort.direction : undefined}
+                    aria-sort={sort?.key === c.key ? sort.direction : undefined}
                   >
                     <button type="button" className="sort-button" onClick={() => sortBy(c.key)}>
                       {c.label}
                       <span aria-hidden="true" className="sort-mark">
-                        {sort.key === c.key ? (sort.direction === "ascending" ? " ▲" : " ▼") : " ↕"}
+                        {sort?.key === c.key ? (sort.direction === "ascending" ? " ▲" : " ▼") : " ↕"}
                       </span>
                     </button>
                   </th>

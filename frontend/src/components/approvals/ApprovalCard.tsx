@@ -4,7 +4,7 @@ import Link from "next/link";
 import { useEffect, useId, useMemo, useRef, useState, type FormEvent } from "react";
 
 import { SchemaForm } from "@/components/approvals/SchemaForm";
-import { StatusBadge } from "@/components/StatusBadge";
+import { StatusBadge, statusLabel } from "@/components/StatusBadge";
 import { ApiError, call } from "@/lib/api/client";
 import {
   decideBlocker,
@@ -17,7 +17,8 @@ import {
   type Decision,
 } from "@/lib/approvals";
 import { formatDateTime } from "@/lib/format";
-import { apiFieldErrors, buildPayload, fieldError, fieldsOf, initialValues, type Errors, type Values } from "@/lib/schemaForm";
+import { formatActor } from "@/lib/runView";
+import { apiFieldErrors, buildPayload, fieldsOf, initialValues, type Errors, type Values } from "@/lib/schemaForm";
 
 type Role = "viewer" | "operator" | "admin";
 
@@ -65,6 +66,8 @@ export function ApprovalCard({
   const [busy, setBusy] = useState<Decision | null>(null);
   const [refusal, setRefusal] = useState<{ status: number; title: string; detail: string | null } | null>(null);
   const [result, setResult] = useState<Result | null>(null);
+  /** The request as it is now, read again after a refusal (who decided it, and how). */
+  const [current, setCurrent] = useState<Approval | null>(null);
   const feedback = useRef<HTMLDivElement>(null);
   const firstField = useRef<string | null>(null);
 
@@ -110,7 +113,14 @@ export function ApprovalCard({
         const first = Object.keys(mapped.byField)[0];
         if (first !== undefined) firstField.current = first;
       }
-      if (FINAL.has(err.status)) onSettled(a);
+      if (FINAL.has(err.status)) {
+        onSettled(a);
+        if (err.status === 409 || err.status === 410) {
+          call((api) => api.GET("/v1/approvals/{approval_id}", { params: { path: { approval_id: a.id } } }))
+            .then(setCurrent)
+            .catch(() => undefined);
+        }
+      }
     } finally {
       setBusy(null);
     }
@@ -143,7 +153,7 @@ export function ApprovalCard({
     >
       <header className="approval-head">
         <h2 id={headingId}>{view.summary ?? `Approval asked at step “${a.node}”`}</h2>
-        <StatusBadge status={a.status} />
+        <StatusBadge status={result?.status ?? current?.status ?? a.status} />
       </header>
 
       <dl className="approval-meta">
@@ -218,7 +228,8 @@ export function ApprovalCard({
         </details>
       ) : null}
 
-      {blocker && !result ? <p className="notice">{blocker}</p> : null}
+      {/* A viewer is told once, above the inbox; an operator per escalated request. */}
+      {blocker && !result && role !== "viewer" ? <p className="notice">{blocker}</p> : null}
 
       {!blocker && !result && !finalRefusal && inList && t.urgency === "expired" ? (
         <p className="notice">The deadline has passed: the workflow&apos;s default action applies shortly.</p>
@@ -237,14 +248,6 @@ export function ApprovalCard({
               onChange={(name, v) => {
                 setValues((old) => ({ ...old, [name]: v }));
                 if (errors[name]) setErrors(({ [name]: _drop, ...rest }) => rest);
-              }}
-              onBlur={(name) => {
-                const field = fields.find((f) => f.name === name);
-                const message = field ? fieldError(field, values[name] ?? "") : null;
-                setErrors((old) => {
-                  const { [name]: _drop, ...rest } = old;
-                  return message ? { ...rest, [name]: message } : rest;
-                });
               }}
             />
             <CommentField id={id} value={comment} onChange={setComment} disabled={busy !== null} />
@@ -289,6 +292,12 @@ export function ApprovalCard({
         <div className="decision-refusal" role="alert" tabIndex={-1} ref={result ? undefined : feedback}>
           <strong>{refusal.title}</strong>
           {refusal.detail ? <p className="small">{refusal.detail}</p> : null}
+          {current && current.decided_at ? (
+            <p className="small">
+              {statusLabel(current.status)[0].toUpperCase() + statusLabel(current.status).slice(1)} by{" "}
+              {formatActor(current.decided_by)} on {formatDateTime(current.decided_at)}.
+            </p>
+          ) : null}
         </div>
       ) : null}
 
@@ -374,7 +383,7 @@ function DecisionResult({ result, focusRef }: { result: Result; focusRef: React.
     <div className="decision-result" role="status" tabIndex={-1} ref={focusRef}>
       <p>
         <span aria-hidden="true">✓ </span>
-        <strong>{decisionPast(result.decision)}.</strong> The run goes on:{" "}
+        <strong>{decisionPast(result.decision)}.</strong> Run status:{" "}
         {runStatus ? <StatusBadge status={runStatus} /> : <span className="muted">checking…</span>}
         {watching ? <span className="muted small"> (watching)</span> : null}
       </p>

@@ -11,7 +11,6 @@ import {
   Legend,
   Line,
   LineChart,
-  ReferenceLine,
   ResponsiveContainer,
   Tooltip,
   XAxis,
@@ -20,12 +19,17 @@ import {
 
 import { CHART } from "@/components/insights/ChartFrame";
 import { formatDuration } from "@/lib/format";
-import { formatDurationShort } from "@/lib/outcomes";
+import { durationTicks, formatDurationShort, maxOf, niceTicks } from "@/lib/outcomes";
 
 const AXIS = { fontSize: 12, fill: CHART.ink };
 const MARGIN = { top: 8, right: 12, left: 0, bottom: 0 };
 
 type Row = object;
+
+/** The largest value the chart draws for these keys. */
+function top(rows: Row[], keys: string[]): number {
+  return maxOf(rows as Record<string, unknown>[], ...keys);
+}
 
 export interface StackSeries {
   key: string;
@@ -54,12 +58,13 @@ export function StackedBars({ rows, series, xKey = "label" }: { rows: Row[]; ser
 /** Hours per bucket, as bars. */
 export function HoursBars({ rows, series }: { rows: Row[]; series: StackSeries[] }) {
   const fmt = (v: unknown) => (typeof v === "number" ? `${v} h` : "—");
+  const ticks = niceTicks(top(rows, series.map((s) => s.key)));
   return (
     <ResponsiveContainer width="100%" height="100%">
       <BarChart data={rows} margin={MARGIN} accessibilityLayer={false}>
         <CartesianGrid stroke={CHART.grid} vertical={false} />
         <XAxis dataKey="label" tick={AXIS} minTickGap={12} />
-        <YAxis width={48} tick={AXIS} tickFormatter={(v: number) => `${v} h`} />
+        <YAxis width={56} tick={AXIS} ticks={ticks} domain={[0, ticks[ticks.length - 1]]} tickFormatter={(v: number) => `${v} h`} />
         <Tooltip formatter={fmt} cursor={{ fill: "rgba(36, 86, 199, 0.08)" }} />
         <Legend wrapperStyle={{ fontSize: 13 }} />
         {series.map((s) => (
@@ -81,18 +86,25 @@ export interface LineSeries {
 
 /** Durations (seconds) per bucket; gaps where nothing was measured. */
 export function DurationLines({ rows, series }: { rows: Row[]; series: LineSeries[] }) {
+  const ticks = durationTicks(top(rows, series.map((s) => s.key)));
   return (
     <ResponsiveContainer width="100%" height="100%">
       <LineChart data={rows} margin={MARGIN} accessibilityLayer={false}>
         <CartesianGrid stroke={CHART.grid} vertical={false} />
         <XAxis dataKey="label" tick={AXIS} minTickGap={12} />
-        <YAxis width={56} tick={AXIS} tickFormatter={(v: number) => formatDurationShort(v)} />
+        <YAxis
+          width={64}
+          tick={AXIS}
+          ticks={ticks}
+          domain={[0, ticks[ticks.length - 1]]}
+          tickFormatter={(v: number) => formatDurationShort(v)}
+        />
         <Tooltip formatter={(v: unknown) => (typeof v === "number" ? formatDuration(v) : "—")} />
         <Legend wrapperStyle={{ fontSize: 13 }} />
         {series.map((s) => (
           <Line
             key={s.key}
-            type="monotone"
+            type="linear"
             dataKey={s.key}
             name={s.name}
             stroke={s.color}
@@ -132,7 +144,7 @@ export function RateLines({ rows, series }: { rows: Row[]; series: LineSeries[] 
           <Line
             key={s.key}
             yAxisId={s.axis ?? "left"}
-            type="monotone"
+            type="linear"
             dataKey={s.key}
             name={s.name}
             stroke={s.color}
@@ -150,25 +162,31 @@ export function RateLines({ rows, series }: { rows: Row[]; series: LineSeries[] 
 
 /** Cumulative staff hours saved, against the setup hours to pay back. */
 export function BenefitCurve({ rows, setupHours }: { rows: Row[]; setupHours: number }) {
+  const ticks = niceTicks(Math.max(top(rows, ["savedHours"]), setupHours));
   return (
     <ResponsiveContainer width="100%" height="100%">
       <LineChart data={rows} margin={{ ...MARGIN, top: 16 }} accessibilityLayer={false}>
         <CartesianGrid stroke={CHART.grid} vertical={false} />
         <XAxis dataKey="label" tick={AXIS} minTickGap={12} />
         <YAxis
-          width={48}
+          width={56}
           tick={AXIS}
-          tickFormatter={(v: number) => `${Math.round(v * 10) / 10} h`}
-          domain={[0, (dataMax: number) => Math.max(dataMax, setupHours) * 1.1 || 1]}
+          ticks={ticks}
+          domain={[0, ticks[ticks.length - 1]]}
+          tickFormatter={(v: number) => `${v} h`}
         />
         <Tooltip formatter={(v: unknown) => (typeof v === "number" ? `${v} h` : "—")} />
         <Legend wrapperStyle={{ fontSize: 13 }} />
         {setupHours > 0 ? (
-          <ReferenceLine
-            y={setupHours}
+          <Line
+            type="linear"
+            dataKey="setupHours"
+            name="Setup time to pay back"
             stroke={CHART.second}
+            strokeWidth={2}
             strokeDasharray="6 4"
-            label={{ value: `Setup time ${Math.round(setupHours * 10) / 10} h`, position: "insideTopLeft", fill: CHART.second, fontSize: 12 }}
+            dot={false}
+            isAnimationActive={false}
           />
         ) : null}
         <Line
