@@ -120,9 +120,11 @@ describe("layoutGraph", () => {
   });
 
   it("makes nodes wide enough for long names", () => {
-    expect(nodeWidth("act")).toBe(150);
-    expect(nodeWidth("summarise_customer_history")).toBeGreaterThan(150);
-    const n = byId(layoutGraph({ entry: "summarise_customer_history", nodes: [{ name: "summarise_customer_history" }], edges: [] }).nodes);
-    expect(n.summarise_customer_history.width).toBe(nodeWidth("summarise_customer_history"));
+    expect(nodeWidth("act")).toBe(nodeWidth("plan"));
+    expect(nodeWidth("act", { minNodeWidth: 100 })).toBe(100);
+    expect(nodeWidth("summarise_customer_history_and_orders")).toBeGreaterThan(nodeWidth("act"));
+    const long = "summarise_customer_history_and_orders";
+    const n = byId(layoutGraph({ entry: long, nodes: [{ name: long }], edges: [] }).nodes);
+    expect(n[long].width).toBe(nodeWidth(long));
   });
 });

@@ -56,7 +56,7 @@ export interface LayoutOptions {
 const DEFAULTS: Required<LayoutOptions> = {
   direction: "LR",
   nodeHeight: 72,
-  minNodeWidth: 150,
+  minNodeWidth: 190,
   charWidth: 8.5,
   terminalSize: 44,
   rankSep: 56,

@@ -80,6 +80,7 @@ describe("retries and actors", () => {
   it("formatActor names tokens and policies", () => {
     expect(formatActor("token:3f0c1d2e-aaaa-bbbb-cccc-000000000000")).toBe("token 3f0c1d2e");
     expect(formatActor("policy:timeout")).toBe("the timeout policy");
+    expect(formatActor("run:cancelled")).toBe("the run's cancellation");
     expect(formatActor(null)).toBe("someone");
     expect(formatActor("admin@agency")).toBe("admin@agency");
   });
@@ -135,6 +136,7 @@ describe("timelineRows", () => {
         event("approval.timed_out", { node: "decide", data: { default_action: "reject" } }),
         event("run.cancelled", { data: { by: "token:99998888-x", withdrawn_approvals: 1 } }),
         event("run.rerun", { data: { by: "token:99998888-x", new_run_id: newRun } }),
+        event("approval.approved", { node: "decide" }),
         event("something.new"),
       ],
     });
@@ -142,7 +144,8 @@ describe("timelineRows", () => {
     expect(rows[1]).toMatchObject({ title: "Approval timed out", detail: "the policy's default applied: reject" });
     expect(rows[2]).toMatchObject({ title: "Run cancelled", detail: "by token 99998888; 1 open approval withdrawn" });
     expect(rows[3]).toMatchObject({ linkedRunId: newRun });
-    expect(rows[4]).toMatchObject({ title: "something.new" });
+    expect(rows[4]).toMatchObject({ title: "Approved", detail: null });
+    expect(rows[5]).toMatchObject({ title: "something.new" });
   });
 });
 

@@ -73,6 +73,7 @@ export function retriesByNode(events: readonly RunEvent[]): Record<string, numbe
 export function formatActor(actor: unknown): string {
   if (typeof actor !== "string" || !actor) return "someone";
   if (actor === "policy:timeout") return "the timeout policy";
+  if (actor === "run:cancelled") return "the run's cancellation";
   const [kind, rest] = actor.split(/:(.*)/s, 2);
   if (kind === "token" && rest) return `token ${rest.slice(0, 8)}`;
   if (kind === "policy" && rest) return `the ${rest.replace(/_/g, " ")} policy`;
@@ -163,8 +164,9 @@ function eventTitle(event: RunEvent): { title: string; detail: string | null; to
     case "approval.edited": {
       const verb = event.type.split(".")[1];
       const comment = str(data.comment);
+      const who = str(data.decided_by);
       return {
-        title: `${verb[0].toUpperCase()}${verb.slice(1)} by ${formatActor(data.decided_by)}`,
+        title: `${verb[0].toUpperCase()}${verb.slice(1)}${who ? ` by ${formatActor(who)}` : ""}`,
         detail: comment ? `“${comment}”` : null,
         tone: verb === "rejected" ? "bad" : "ok",
       };

@@ -106,34 +106,34 @@ export function AnnotationForm({
   return (
     <form className={styles.form} onSubmit={submit} aria-labelledby={field("title")} noValidate>
       <h3 id={field("title")}>Add an annotation</h3>
-      <fieldset className={styles.kinds}>
-        <legend>Kind</legend>
-        {(["comment", "label", "score"] as const).map((k) => (
-          <label key={k} className={styles.check}>
-            <input
-              type="radio"
-              name={field("kind")}
-              value={k}
-              checked={kind === k}
-              onChange={() => {
-                setKind(k);
-                setError(null);
-              }}
-            />
-            {k}
-          </label>
-        ))}
-      </fieldset>
-      <div className={styles.field}>
-        <label htmlFor={field("node")}>About</label>
-        <select id={field("node")} value={node} onChange={(e) => setNode(e.target.value)}>
-          <option value="">the whole run</option>
-          {nodes.map((n) => (
-            <option key={n} value={n}>
-              node {n}
-            </option>
-          ))}
-        </select>
+      <div className={styles.formRow}>
+        <div className={styles.field}>
+          <label htmlFor={field("kind")}>Kind</label>
+          <select
+            id={field("kind")}
+            value={kind}
+            onChange={(e) => {
+              setKind(e.target.value as Kind);
+              setError(null);
+              setDone(null);
+            }}
+          >
+            <option value="comment">comment</option>
+            <option value="label">label</option>
+            <option value="score">score (0 to 1)</option>
+          </select>
+        </div>
+        <div className={styles.field}>
+          <label htmlFor={field("node")}>About</label>
+          <select id={field("node")} value={node} onChange={(e) => setNode(e.target.value)}>
+            <option value="">the whole run</option>
+            {nodes.map((n) => (
+              <option key={n} value={n}>
+                node {n}
+              </option>
+            ))}
+          </select>
+        </div>
       </div>
       {kind === "comment" ? (
         <div className={styles.field}>

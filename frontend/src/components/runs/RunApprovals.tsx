@@ -60,6 +60,8 @@ function EditDiff({ view }: { view: ApprovalView }) {
 function ApprovalItem({ approval }: { approval: Approval }) {
   const view = approvalView(approval);
   const open = view.status === "pending" || view.status === "escalated";
+  // A request withdrawn because its run was cancelled: nobody decided it.
+  const withdrawn = view.status === "cancelled";
   return (
     <article className={styles.approval} data-approval-status={view.status}>
       <h3>
@@ -95,20 +97,22 @@ function ApprovalItem({ approval }: { approval: Approval }) {
         ) : (
           <>
             <div>
-              <dt>Decided by</dt>
+              <dt>{withdrawn ? "Withdrawn by" : "Decided by"}</dt>
               <dd>{view.decidedBy ?? "—"}</dd>
             </div>
             <div>
-              <dt>Decided</dt>
+              <dt>{withdrawn ? "Withdrawn" : "Decided"}</dt>
               <dd>
                 {formatDateTime(view.decidedAt)}
                 <span className={styles.sub}>after {formatDuration(view.waitSeconds)}</span>
               </dd>
             </div>
-            <div>
-              <dt>Decision</dt>
-              <dd>{view.decision ? DECISION_WORDS[view.decision] ?? view.decision : "—"}</dd>
-            </div>
+            {withdrawn ? null : (
+              <div>
+                <dt>Decision</dt>
+                <dd>{view.decision ? DECISION_WORDS[view.decision] ?? view.decision : "—"}</dd>
+              </div>
+            )}
           </>
         )}
       </dl>

@@ -19,6 +19,8 @@ import {
 import styles from "./runs.module.css";
 
 interface Draft {
+  statuses: RunStatus[];
+  source: RunSource | "";
   workflow: string;
   since: string;
   until: string;
@@ -27,6 +29,8 @@ interface Draft {
 
 function draftOf(filters: RunFilters): Draft {
   return {
+    statuses: filters.statuses,
+    source: filters.source,
     workflow: filters.workflow,
     since: isoToLocalInput(filters.since),
     until: isoToLocalInput(filters.until),
@@ -36,7 +40,8 @@ function draftOf(filters: RunFilters): Draft {
 
 /**
  * The run list's filters. Status and source apply at once; the text and time fields apply with
- * Enter or "Apply". Every change goes to the URL through `onChange`.
+ * Enter or "Apply". Every change goes to the URL through `onChange`; the form shows a change at
+ * once, before the URL (and the list) catch up.
  */
 export function RunFilterForm({
   filters,
@@ -56,6 +61,8 @@ export function RunFilterForm({
 
   function applied(change: Partial<Omit<RunFilters, "cursor">> = {}): RunFilters {
     return withFilters(filters, {
+      statuses: draft.statuses,
+      source: draft.source,
       workflow: draft.workflow.trim(),
       since: localInputToIso(draft.since),
       until: localInputToIso(draft.until),
@@ -70,7 +77,8 @@ export function RunFilterForm({
   }
 
   function toggleStatus(status: RunStatus, on: boolean) {
-    const statuses = RUN_STATUSES.filter((s) => (s === status ? on : filters.statuses.includes(s)));
+    const statuses = RUN_STATUSES.filter((s) => (s === status ? on : draft.statuses.includes(s)));
+    setDraft({ ...draft, statuses });
     onChange(applied({ statuses }));
   }
 
@@ -85,7 +93,7 @@ export function RunFilterForm({
               type="checkbox"
               name="status"
               value={status}
-              checked={filters.statuses.includes(status)}
+              checked={draft.statuses.includes(status)}
               onChange={(e) => toggleStatus(status, e.target.checked)}
             />
             {statusLabel(status)}
@@ -115,8 +123,12 @@ export function RunFilterForm({
           <select
             id={field("source")}
             name="source"
-            value={filters.source}
-            onChange={(e) => onChange(applied({ source: e.target.value as RunSource | "" }))}
+            value={draft.source}
+            onChange={(e) => {
+              const source = e.target.value as RunSource | "";
+              setDraft({ ...draft, source });
+              onChange(applied({ source }));
+            }}
           >
             <option value="">anything</option>
             {RUN_SOURCES.map((s) => (

@@ -37,7 +37,6 @@ function StateNodeView({ data }: NodeProps<StateNode>) {
   const meta = [
     data.durationMs !== null ? formatMs(data.durationMs) : null,
     data.retries ? `retried ${data.retries}×` : null,
-    data.errorType,
   ].filter(Boolean);
   return (
     <div
@@ -46,7 +45,7 @@ function StateNodeView({ data }: NodeProps<StateNode>) {
       data-node={data.name}
     >
       <Handle type="target" position={Position.Left} className={styles.handle} isConnectable={false} />
-      <span className={styles.nodeName} title={data.name}>
+      <span className={styles.nodeName} title={data.errorType ? `${data.name}: ${data.errorType}` : data.name}>
         {data.name}
       </span>
       <span className={styles.nodeStatus}>

@@ -50,11 +50,8 @@ export function RunTable({ runs, now }: { runs: RunSummary[]; now: Date }) {
             return (
               <tr key={run.id} data-run-id={run.id} data-status={run.status}>
                 <td>
-                  <Link
-                    href={runHref(run.id)}
-                    className={styles.mono}
-                    aria-label={`Run ${shortId(run.id)} of ${run.workflow}, ${run.status.replace(/_/g, " ")}`}
-                  >
+                  <Link href={runHref(run.id)} className={styles.mono}>
+                    <span className={styles.visuallyHidden}>Run </span>
                     {shortId(run.id)}
                   </Link>
                   {run.rerun_of ? <span className={styles.sub}>re-run of {shortId(run.rerun_of)}</span> : null}

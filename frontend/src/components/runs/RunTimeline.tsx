@@ -33,7 +33,7 @@ export function RunTimeline({ run }: { run: Run }) {
           </span>
           <span className={styles.what}>
             <span className={styles.timelineSymbol} aria-hidden="true">
-              {SYMBOL[row.tone]}
+              {row.type === "node.retried" ? "↻" : SYMBOL[row.tone]}
             </span>
             <strong>{row.title}</strong>
             {row.detail ? <span className="muted"> — {row.detail}</span> : null}
