@@ -4,7 +4,7 @@ import { Suspense, useId, type ReactNode } from "react";
 
 import { CHART, ChartFrame, Figure } from "@/components/insights/ChartFrame";
 import { RangeControls, useInsightQuery, useWorkflowOptions } from "@/components/insights/RangeControls";
-import { BenefitCurve, DurationLines, HoursBars, RateLines, StackedBars } from "@/components/insights/charts";
+import { BenefitCurve, DurationLines, HoursBars, RateLines, StackedBars } from "@/components/insights/lazyCharts";
 import { ErrorPanel, Loading } from "@/components/states";
 import { call } from "@/lib/api/client";
 import { formatDateTime, formatDuration, formatPercent } from "@/lib/format";

@@ -4,7 +4,7 @@ import { Suspense, useMemo, useState } from "react";
 
 import { CHART, ChartFrame, Figure } from "@/components/insights/ChartFrame";
 import { RangeControls, useInsightQuery, useWorkflowOptions } from "@/components/insights/RangeControls";
-import { StackedBars } from "@/components/insights/charts";
+import { StackedBars } from "@/components/insights/lazyCharts";
 import { ErrorPanel, Loading } from "@/components/states";
 import { call } from "@/lib/api/client";
 import { formatDateTime, formatMs, formatPercent } from "@/lib/format";
