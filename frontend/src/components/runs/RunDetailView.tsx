@@ -366,9 +366,15 @@ export function RunDetailView() {
     { refreshMs: LIVE_MS, keepRefreshing: stillMoving },
   );
 
+  const title = run.data ? `${run.data.workflow} run ${shortId(run.data.id)} · Flightdeck` : null;
   useEffect(() => {
-    if (run.data) document.title = `${run.data.workflow} run ${shortId(run.data.id)} · Flightdeck`;
-  }, [run.data]);
+    if (!title) return;
+    const before = document.title;
+    document.title = title;
+    return () => {
+      document.title = before;
+    };
+  }, [title]);
 
   if (!valid) return <RunNotFound id={id} />;
   if (!run.data) {
