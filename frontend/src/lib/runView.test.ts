@@ -137,15 +137,17 @@ describe("timelineRows", () => {
         event("run.cancelled", { data: { by: "token:99998888-x", withdrawn_approvals: 1 } }),
         event("run.rerun", { data: { by: "token:99998888-x", new_run_id: newRun } }),
         event("approval.approved", { node: "decide" }),
+        event("run.redriven", { node: "act", data: { by: "token:99998888-x", attempt: 1 } }),
         event("something.new"),
       ],
     });
     expect(rows[0]).toMatchObject({ title: "Edited by token abcdef12", detail: "“softer”", tone: "ok" });
     expect(rows[1]).toMatchObject({ title: "Approval timed out", detail: "the policy's default applied: reject" });
     expect(rows[2]).toMatchObject({ title: "Run cancelled", detail: "by token 99998888; 1 open approval withdrawn" });
-    expect(rows[3]).toMatchObject({ linkedRunId: newRun });
+    expect(rows[3]).toMatchObject({ title: "Started again as a new run", linkedRunId: newRun });
     expect(rows[4]).toMatchObject({ title: "Approved", detail: null });
-    expect(rows[5]).toMatchObject({ title: "something.new" });
+    expect(rows[5]).toMatchObject({ title: "Continued from act after the failure", detail: "by token 99998888 (redrive 1)" });
+    expect(rows[6]).toMatchObject({ title: "something.new" });
   });
 });
 

@@ -135,12 +135,12 @@ function eventTitle(event: RunEvent): { title: string; detail: string | null; to
     }
     case "run.redriven":
       return {
-        title: `Redriven from ${node}`,
+        title: `Continued from ${node} after the failure`,
         detail: `by ${formatActor(data.by)}${typeof data.attempt === "number" ? ` (redrive ${data.attempt})` : ""}`,
         tone: "info",
       };
     case "run.rerun":
-      return { title: "Re-run started as a new run", detail: `by ${formatActor(data.by)}`, tone: "info" };
+      return { title: "Started again as a new run", detail: `by ${formatActor(data.by)}`, tone: "info" };
     case "node.entered":
       return { title: `${node} started`, detail: null, tone: "info" };
     case "node.succeeded":

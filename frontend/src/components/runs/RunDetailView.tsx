@@ -118,7 +118,7 @@ function Facts({ run, retries }: { run: Run; retries: number }) {
       </div>
       {run.rerun_of ? (
         <div>
-          <dt>Re-run of</dt>
+          <dt>Started again from</dt>
           <dd>
             <Link href={runHref(run.rerun_of)}>run {shortId(run.rerun_of)}</Link>
           </dd>
