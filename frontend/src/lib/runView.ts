@@ -44,7 +44,7 @@ export function nodeStatusInfo(status: string): NodeStatusInfo {
     case "running":
       return { label: "running", symbol: "▶", tone: "info" };
     case "waiting":
-      return { label: "waiting for approval", symbol: "⏸", tone: "warn" };
+      return { label: "waiting for approval", symbol: "◷", tone: "warn" };
     case "failed":
       return { label: "failed", symbol: "✕", tone: "bad" };
     case "pending":
