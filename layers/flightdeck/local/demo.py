@@ -176,7 +176,7 @@ def _ticket(rng: random.Random, created: datetime, number: int) -> PastRun:
             "draft": {"reply": draft, "confidence": round(rng.uniform(0.5, 0.8), 2)},
         },
         waited=waited,
-        edited={"reply": draft + " We have refunded the duplicate charge."}
+        edited={"reply": draft + " A colleague will follow up with you personally today."}
         if verdict == "edited"
         else None,
     )
