@@ -71,6 +71,9 @@ class ApprovalService:
         With `escalate` (the first wait timed out and the policy escalates), the request goes
         to admins, with a new expiry."""
         with self._connection() as conn, scoped(conn, tenant_id):
+            # Locks in one order everywhere (the run, then its approval), as the node runner
+            # takes them, so a decision racing a wait state never deadlocks.
+            runs.lock_run(conn, run_id)
             approval = approvals.get(conn, approval_id, for_update=True)
             if approval is None or approval.run_id != run_id:
                 raise NotFoundError(f"no approval {approval_id} for run {run_id}")
@@ -110,9 +113,12 @@ class ApprovalService:
         if decision == "edit" and payload is None:
             raise InvalidInputError("an edit needs a payload", field="payload")
         with self._connection() as conn, scoped(conn, tenant_id):
-            approval = approvals.get(conn, approval_id, for_update=True)
-            if approval is None or approval.tenant_id != tenant_id:
+            found = approvals.get(conn, approval_id)
+            if found is None or found.tenant_id != tenant_id:
                 raise NotFoundError(f"no approval {approval_id}")
+            runs.lock_run(conn, found.run_id)  # the run first, then its approval
+            approval = approvals.get(conn, approval_id, for_update=True)
+            assert approval is not None
             if approval.status == "timed_out":
                 raise GoneError(f"approval {approval_id} expired and took its default action")
             if approval.status == "cancelled":
@@ -163,6 +169,7 @@ class ApprovalService:
         """The wait state timed out: apply the policy's default action, unless a decision
         landed first (then that decision stands)."""
         with self._connection() as conn, scoped(conn, tenant_id):
+            runs.lock_run(conn, run_id)  # the run first, then its approval
             approval = approvals.get(conn, approval_id, for_update=True)
             if approval is None or approval.run_id != run_id:
                 raise NotFoundError(f"no approval {approval_id} for run {run_id}")

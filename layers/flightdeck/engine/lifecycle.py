@@ -142,5 +142,8 @@ def cancel(conn: Connection, run_id: uuid.UUID, tenant_id: uuid.UUID, *, actor: 
 
 
 def reopen(conn: Connection, run_id: uuid.UUID, *, execution_name: str) -> runs.Run:
-    """Point the run at a new execution (redrive, resume): a failed run is running again."""
+    """Point the run at a new execution (redrive, resume): a failed run is running again. Task
+    tokens of the old execution's wait states die with it; a decision made before the new
+    execution waits again is handed over when it does."""
+    approvals.forget_tokens(conn, run_id)
     return runs.reopen(conn, run_id, execution_name=execution_name)

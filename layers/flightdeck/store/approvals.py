@@ -172,3 +172,14 @@ def open_tokens(conn: Connection, run_id: uuid.UUID) -> list[str]:
         (run_id,),
     ).fetchall()
     return [r["task_token"] for r in rows]
+
+
+def forget_tokens(conn: Connection, run_id: uuid.UUID) -> int:
+    """Drop the task tokens of the run's undecided requests: their execution is gone, and the
+    new one attaches its own when it reaches the wait state again."""
+    cur = conn.execute(
+        "UPDATE approvals SET task_token = NULL WHERE run_id = %s"
+        " AND status IN ('pending', 'escalated') AND task_token IS NOT NULL",
+        (run_id,),
+    )
+    return cur.rowcount

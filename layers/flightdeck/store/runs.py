@@ -252,10 +252,12 @@ def last_event(conn: Connection, run_id: uuid.UUID, types: tuple[str, ...]) -> R
 
 def reopen(conn: Connection, run_id: uuid.UUID, *, execution_name: str) -> Run:
     """Point the run at a new execution; a failed run becomes running again, its last
-    failure kept in the events. Called through `flightdeck.engine.lifecycle.reopen`."""
+    failure kept in the events, and so does a run that waited for approval (the new execution
+    asks again). Called through `flightdeck.engine.lifecycle.reopen`."""
     row = conn.execute(
         f"UPDATE runs SET execution_name = %s,"
-        f" status = CASE WHEN status = 'failed' THEN 'running' ELSE status END,"
+        f" status = CASE WHEN status IN ('failed', 'waiting_for_approval') THEN 'running'"
+        f" ELSE status END,"
         f" error_type = NULL, error_message = NULL, finished_at = NULL, updated_at = now()"
         f" WHERE id = %s RETURNING {_RUN_COLUMNS}",
         (execution_name, run_id),
