@@ -33,6 +33,31 @@ async function waitingRun() {
   );
 }
 
+/** A new support ticket that asks for a refund: its run stops at the approval. */
+async function refundRun(ticketId) {
+  const created = await platform.api("POST", "/v1/runs", {
+    token: platform.credentials.api_token,
+    body: {
+      workflow: "support_triage",
+      input: {
+        ticket_id: ticketId,
+        customer_email: "kim@example.com",
+        subject: "Refund please",
+        body: "I was charged twice, please refund me.",
+      },
+    },
+  });
+  assert.equal(created.status, 202, JSON.stringify(created.body));
+  const approval = await waitFor(
+    async () => {
+      const { body } = await platform.api("GET", "/v1/approvals");
+      return body.find((a) => a.run_id === created.body.run_id && a.status === "pending");
+    },
+    { what: `the approval of ${ticketId}` },
+  );
+  return { runId: created.body.run_id, approval };
+}
+
 function noPageErrors(page) {
   assert.deepEqual(page.errors, [], "the page raised errors");
 }
@@ -179,24 +204,7 @@ describe("an operator", () => {
   });
 
   test("is told plainly when someone else decided first", async () => {
-    const created = await platform.api("POST", "/v1/runs", {
-      token: platform.credentials.api_token,
-      body: {
-        workflow: "support_triage",
-        input: {
-          ticket_id: "T-7001",
-          customer_email: "kim@example.com",
-          subject: "Refund please",
-          body: "I was charged twice, please refund me.",
-        },
-      },
-    });
-    assert.equal(created.status, 202, JSON.stringify(created.body));
-    const approval = await waitFor(async () => {
-      const { body } = await platform.api("GET", "/v1/approvals");
-      return body.find((a) => a.run_id === created.body.run_id && a.status === "pending");
-    }, { what: "the new run's approval" });
-
+    const { approval } = await refundRun("T-7001");
     const page = await newPage(browser);
     await signIn(page, platform, "operator");
     await page.goto(`${platform.base}/approvals/`);
@@ -214,6 +222,46 @@ describe("an operator", () => {
     await screenshot(page, "approval-conflict");
     await page.context().close();
   });
+
+  test("cancels a waiting run after confirming, and annotates it", async () => {
+    const { runId } = await refundRun("T-7002");
+    const page = await newPage(browser);
+    await signIn(page, platform, "operator");
+    await page.goto(`${platform.base}/runs/detail/?id=${runId}`);
+    await page.locator('[data-node-status="waiting"]').waitFor();
+    await page.locator('[data-action="cancel"]').click();
+    // Nothing happens until the confirm: the run still waits.
+    assert.equal((await platform.api("GET", `/v1/runs/${runId}`)).body.status, "waiting_for_approval");
+    await page.locator('[data-confirm="cancel"]').click();
+    await waitFor(async () => (await platform.api("GET", `/v1/runs/${runId}`)).body.status === "cancelled", {
+      what: "the run to be cancelled",
+    });
+    await page.locator('.badge[data-status="cancelled"]').first().waitFor();
+
+    await page.getByLabel("Comment").fill("Customer called; refunded by phone.");
+    await page.getByRole("button", { name: "Add comment" }).click();
+    await page.getByText("Customer called; refunded by phone.").first().waitFor();
+    const notes = (await platform.api("GET", `/v1/runs/${runId}/annotations`)).body;
+    assert.ok(notes.some((n) => n.body === "Customer called; refunded by phone."));
+    await screenshot(page, "run-cancelled");
+    noPageErrors(page);
+    await page.context().close();
+  });
+});
+
+test("an ended session goes back to sign-in with a message", async () => {
+  const page = await newPage(browser);
+  await signIn(page, platform, "viewer");
+  const token = await page.evaluate(() => Object.values(sessionStorage).find((v) => v.startsWith("fd_")));
+  assert.ok(token, "the session token is in session storage");
+  const ended = await platform.api("POST", "/v1/sign-out", { token });
+  assert.equal(ended.status, 204);
+  // The next call the page makes is refused: back to sign-in, saying why.
+  await page.goto(`${platform.base}/runs/`);
+  await page.waitForURL((url) => url.pathname === "/signin/");
+  await page.getByText(/session has ended/i).waitFor();
+  assert.equal(await page.evaluate(() => Object.keys(sessionStorage).filter((k) => k.includes("token")).length), 0);
+  await page.context().close();
 });
 
 test("a bad token shows the sign-in error", async () => {

@@ -112,7 +112,8 @@ export async function call<T>(
     const problem = isProblem(answer.error) ? answer.error : null;
     const message = errorMessage(response.status, answer.error);
     if (response.status === 401 && authenticated) {
-      unauthorizedListeners.forEach((listener) => listener(message));
+      const notice = "Your session has ended (it expired or was revoked). Please sign in again.";
+      unauthorizedListeners.forEach((listener) => listener(notice));
     }
     throw new ApiError(response.status, message, problem);
   }
