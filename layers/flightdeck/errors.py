@@ -56,6 +56,11 @@ class PayloadTooLargeError(FlightdeckError):
     title = "Payload too large"
 
 
+class UnsupportedMediaTypeError(FlightdeckError):
+    status = 415
+    title = "Unsupported media type"
+
+
 class UnauthorizedError(FlightdeckError):
     status = 401
     title = "Unauthorized"
