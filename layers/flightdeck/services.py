@@ -18,7 +18,7 @@ from flightdeck.engine.callbacks import CallbackDispatcher
 from flightdeck.engine.registry import Registry, discover
 from flightdeck.engine.runner import NodeRunner
 from flightdeck.engine.runs import RunService
-from flightdeck.llm.base import ModelProvider
+from flightdeck.llm.base import EmbeddingProvider, ModelProvider
 from flightdeck.settings import Settings, get_settings
 from flightdeck.store.blobs import BlobStore
 from flightdeck.store.db import Connection, scoped
@@ -73,24 +73,37 @@ class Services:
     def blobs(self) -> BlobStore:
         return BlobStore(self.client("s3"), self.settings.artifact_bucket)
 
+    def model_client(self, service: str) -> Any:
+        """A client for a model service (Bedrock): always AWS itself, in the configured region,
+        since the local emulator has no Bedrock. botocore's standard retries absorb brief
+        throttling; what remains surfaces as `TransientError` for Step Functions to retry."""
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            service,  # type: ignore[call-overload]
+            region_name=self.settings.aws_region,
+            config=Config(retries={"mode": "standard", "max_attempts": 3}),
+        )
+
     @cached_property
     def model(self) -> ModelProvider:
-        from flightdeck.llm.offline import OfflineProvider
+        from flightdeck.llm.factory import chat_provider
 
-        if self.settings.model_provider == "offline":
+        def offline_rules() -> dict[str, Any]:
             rules: dict[str, Any] = {}
             for workflow in self.registry:
                 rules.update(workflow.load_offline_rules())
-            return OfflineProvider(rules)
-        from flightdeck.llm.openai_compatible import OpenAICompatibleProvider
+            return rules
 
-        if not (self.settings.model_base_url and self.settings.model_name):
-            raise ValueError("the openai provider needs a model base URL and a model name")
-        return OpenAICompatibleProvider(
-            base_url=self.settings.model_base_url,
-            api_key=self.settings.model_api_key or "",
-            model=self.settings.model_name,
-        )
+        return chat_provider(self.settings, self.model_client, offline_rules)
+
+    @cached_property
+    def embeddings(self) -> EmbeddingProvider:
+        """The embedding provider the settings choose (offline by default)."""
+        from flightdeck.llm.factory import embedding_provider
+
+        return embedding_provider(self.settings, self.model_client)
 
     @cached_property
     def runner(self) -> NodeRunner:

@@ -35,6 +35,13 @@ class EnvVar(enum.StrEnum):
     MODEL_BASE_URL = f"{ENV_PREFIX}MODEL_BASE_URL"
     MODEL_NAME = f"{ENV_PREFIX}MODEL_NAME"
     MODEL_API_KEY = f"{ENV_PREFIX}MODEL_API_KEY"
+    BEDROCK_CHAT_MODEL = f"{ENV_PREFIX}BEDROCK_CHAT_MODEL"
+    EMBEDDING_PROVIDER = f"{ENV_PREFIX}EMBEDDING_PROVIDER"
+    EMBEDDING_MODEL = f"{ENV_PREFIX}EMBEDDING_MODEL"
+    EMBEDDING_DIMENSION = f"{ENV_PREFIX}EMBEDDING_DIMENSION"
+    EMBEDDING_BATCH_SIZE = f"{ENV_PREFIX}EMBEDDING_BATCH_SIZE"
+    EMBEDDING_BASE_URL = f"{ENV_PREFIX}EMBEDDING_BASE_URL"
+    EMBEDDING_API_KEY = f"{ENV_PREFIX}EMBEDDING_API_KEY"
 
 
 Stage = Literal["development", "test", "staging", "prod"]
@@ -57,10 +64,22 @@ class Settings(BaseSettings):
     artifact_bucket: str = "flightdeck-artifacts"
     # State machine ARN = prefix + workflow name; CDK names the machines to match.
     state_machine_arn_prefix: str = "arn:aws:states:us-east-1:123456789012:stateMachine:flightdeck-"
-    model_provider: Literal["offline", "openai"] = "offline"
+    # Chat: the offline rules, an OpenAI-compatible endpoint, or Bedrock's Converse API.
+    model_provider: Literal["offline", "openai", "bedrock"] = "offline"
     model_base_url: str | None = None
     model_name: str | None = None
     model_api_key: str | None = None
+    # A Bedrock model id or inference profile, e.g. "us.anthropic.claude-3-5-haiku-20241022-v1:0".
+    bedrock_chat_model: str | None = None
+    # Embeddings (see docs/providers.md). Model and dimension default per provider (offline:
+    # offline-hashing-v1, 384; bedrock: amazon.titan-embed-text-v2:0, 1024); the openai provider
+    # needs both. Base URL and key fall back to the chat model's.
+    embedding_provider: Literal["offline", "bedrock", "openai"] = "offline"
+    embedding_model: str | None = None
+    embedding_dimension: int | None = Field(default=None, ge=16, le=16000)
+    embedding_batch_size: int = Field(default=64, ge=1, le=2048)
+    embedding_base_url: str | None = None
+    embedding_api_key: str | None = None
     # Comma-separated packages whose subpackages are workflows.
     workflow_packages: str = "flightdeck.workflows"
     # JSON values larger than this go to S3 and are kept by pointer.
@@ -75,6 +94,23 @@ class Settings(BaseSettings):
             )
         if self.stage in ("staging", "prod") and self.aws_endpoint_url:
             raise ValueError(f"{EnvVar.AWS_ENDPOINT_URL} is for local emulation only")
+        if self.model_provider == "bedrock" and not self.bedrock_chat_model:
+            raise ValueError(f"the bedrock model provider needs {EnvVar.BEDROCK_CHAT_MODEL}")
+        if self.embedding_provider == "openai":
+            missing = [
+                name
+                for name, value in (
+                    (
+                        f"{EnvVar.EMBEDDING_BASE_URL} (or {EnvVar.MODEL_BASE_URL})",
+                        self.embedding_base_url or self.model_base_url,
+                    ),
+                    (EnvVar.EMBEDDING_MODEL, self.embedding_model),
+                    (EnvVar.EMBEDDING_DIMENSION, self.embedding_dimension),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(f"the openai embedding provider needs {', '.join(missing)}")
         return self
 
     def state_machine_arn(self, workflow: str) -> str:
