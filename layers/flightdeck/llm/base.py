@@ -55,9 +55,9 @@ class EmbeddingProvider(Protocol):
     """Turns texts into vectors for retrieval.
 
     `purpose` says whether the texts are documents to store or a query to search with: some
-    models embed the two differently; the ones here embed both the same way and accept it
-    for the callers' sake. Providers split long inputs into batches of their own
-    `batch_size`, so callers may pass a whole document's chunks at once.
+    models embed the two differently (the OpenAI-compatible provider can prefix each text by
+    purpose); the offline and Titan ones embed both alike. Providers split long inputs into
+    batches as their endpoint allows, so callers may pass a whole document's chunks at once.
     """
 
     name: str

@@ -10,45 +10,46 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from flightdeck.llm import offline_embeddings
 from flightdeck.llm.base import EmbeddingProvider, ModelProvider
 from flightdeck.settings import EnvVar, Settings
 
 ClientFactory = Callable[[str], Any]
 
-# (model id, dimension) when the settings name none.
-OFFLINE_EMBEDDING = ("offline-hashing-v1", 384)
-BEDROCK_EMBEDDING = ("amazon.titan-embed-text-v2:0", 1024)
+TITAN_DEFAULT_DIMENSION = 1024
 
 
 def embedding_model(settings: Settings) -> tuple[str, int]:
     """The embedding model id and dimension the settings choose, defaults applied: what every
     stored chunk records, and what the stack grants Bedrock access to."""
     if settings.embedding_provider == "offline":
-        model, dimension = OFFLINE_EMBEDDING
+        model, dimension = offline_embeddings.MODEL, offline_embeddings.DEFAULT_DIMENSION
         if settings.embedding_model not in (None, model):
             raise ValueError(
                 f"the offline embedder is {model}; unset {EnvVar.EMBEDDING_MODEL} "
                 "or choose another provider"
             )
     elif settings.embedding_provider == "bedrock":
-        model, dimension = BEDROCK_EMBEDDING
-        model = settings.embedding_model or model
+        from flightdeck.llm.bedrock import TITAN_EMBED_V2
+
+        model = settings.embedding_model or TITAN_EMBED_V2
+        dimension = TITAN_DEFAULT_DIMENSION
     else:
         if not (settings.embedding_model and settings.embedding_dimension):
             raise ValueError(
                 f"the openai embedding provider needs {EnvVar.EMBEDDING_MODEL} "
                 f"and {EnvVar.EMBEDDING_DIMENSION}"
             )
-        model = settings.embedding_model
+        model, dimension = settings.embedding_model, settings.embedding_dimension
     return model, settings.embedding_dimension or dimension
 
 
 def embedding_provider(settings: Settings, client_factory: ClientFactory) -> EmbeddingProvider:
     model, dimension = embedding_model(settings)
     if settings.embedding_provider == "offline":
-        from flightdeck.llm.offline_embeddings import OfflineHashingEmbedder
-
-        return OfflineHashingEmbedder(dimension=dimension, batch_size=settings.embedding_batch_size)
+        return offline_embeddings.OfflineHashingEmbedder(
+            dimension=dimension, batch_size=settings.embedding_batch_size
+        )
     if settings.embedding_provider == "bedrock":
         from flightdeck.llm.bedrock import BedrockTitanEmbedder
 
