@@ -161,13 +161,16 @@ def _hard_split(word: str, budget: int) -> Iterator[str]:
         step = budget * 4
         yield from (word[i : i + step] for i in range(0, len(word), step))
         return
-    start = 0
-    while start < len(word):
-        end = start + 1
-        while end < len(word) and _word_tokens(word[start : end + 1]) <= budget:
-            end += 1
-        yield word[start:end]
-        start = end
+    start = wide = rest = 0
+    for end, char in enumerate(word):
+        is_wide = _WIDE.match(char) is not None
+        cost = wide + is_wide + (rest + (not is_wide) + 3) // 4
+        if cost > budget:
+            yield word[start:end]
+            start, wide, rest = end, 0, 0
+        wide += is_wide
+        rest += not is_wide
+    yield word[start:]
 
 
 def _pieces(section: str, budget: int) -> list[_Piece]:
