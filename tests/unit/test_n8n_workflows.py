@@ -392,6 +392,36 @@ def test_workflow_ids_do_not_collide() -> None:
     assert len(paths) == len(set(paths))
 
 
+def test_readme_shows_both_imports_the_environment_and_the_retry_policy() -> None:
+    readme = (N8N_DIR / "README.md").read_text(encoding="utf-8")
+    assert "Import from File" in readme
+    assert "n8n import:workflow --input=docs/n8n/flightdeck-trigger.json" in readme
+    environment = readme[readme.index("## The environment the workflows read") :]
+    environment = environment[: environment.index("\n## ")]
+    read = {
+        name
+        for path in WORKFLOW_FILES
+        for n in load(path)["nodes"]
+        if n["type"] != "n8n-nodes-base.stickyNote"
+        for name in re.findall(r"FLIGHTDECK_[A-Z_]+", json.dumps(n["parameters"]))
+    }
+    assert read == {
+        "FLIGHTDECK_WEBHOOK_SECRET",
+        "FLIGHTDECK_CALLBACK_SECRETS",
+        "FLIGHTDECK_CHAT_WEBHOOK_URL",
+    }
+    for name in [*sorted(read), "NODE_FUNCTION_ALLOW_BUILTIN", "N8N_BLOCK_ENV_ACCESS_IN_NODE"]:
+        assert f"| `{name}" in environment, name
+    send_code = code_of(TRIGGER, SEND_NODE)
+    attempts = re.search(r"const MAX_ATTEMPTS = (\d+);", send_code)
+    backoff = re.search(r"const BACKOFF_SECONDS = \[(\d+), (\d+), (\d+)\];", send_code)
+    assert attempts
+    assert backoff
+    assert f"**at most {attempts[1]} attempts** per item" in readme
+    assert f"**{backoff[1]} s, then {backoff[2]} s, then {backoff[3]} s**" in readme
+    assert "**`429`, any `5xx`, and network errors**" in readme
+
+
 def test_switch_and_if_outputs_match_their_rules() -> None:
     doc = load(CALLBACKS)
     switch = node_named(doc, "Route by type")
