@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flightdeck.engine.approvals import ApprovalService
 from flightdeck.engine.callbacks import CallbackDispatcher
@@ -22,6 +22,10 @@ from flightdeck.llm.base import EmbeddingProvider, ModelProvider
 from flightdeck.settings import Settings, get_settings
 from flightdeck.store.blobs import BlobStore
 from flightdeck.store.db import Connection, scoped
+
+if TYPE_CHECKING:
+    # Ingestion pulls in the document readers: built on first use, not at every cold start.
+    from flightdeck.knowledge.service import KnowledgeService
 
 
 class Services:
@@ -104,6 +108,18 @@ class Services:
         from flightdeck.llm.factory import embedding_provider
 
         return embedding_provider(self.settings, self.model_client)
+
+    @cached_property
+    def knowledge(self) -> KnowledgeService:
+        """Documents under the tenants' prefixes of the artifact bucket, and search over them."""
+        from flightdeck.knowledge.service import KnowledgeService
+
+        return KnowledgeService(
+            self.connection,
+            self.client("s3"),
+            self.settings.artifact_bucket,
+            lambda: self.embeddings,
+        )
 
     @cached_property
     def runner(self) -> NodeRunner:

@@ -42,6 +42,14 @@ STABLE_OPERATION_IDS = {
     "createSignInLink",
     "signIn",
     "signOut",
+    "uploadDocument",
+    "createDocumentUpload",
+    "listDocuments",
+    "getDocument",
+    "deleteDocument",
+    "reingestDocument",
+    "searchKnowledge",
+    "reembedKnowledge",
 }
 
 

@@ -8,9 +8,19 @@ from fastapi import FastAPI, Request, Response
 
 from flightdeck import __version__
 from flightdeck.api import problems
-from flightdeck.api.routes import admin, approvals, health, insights, runs, session, webhooks
+from flightdeck.api.routes import (
+    admin,
+    approvals,
+    documents,
+    health,
+    insights,
+    runs,
+    session,
+    webhooks,
+)
 from flightdeck.api.routes import annotations as annotation_routes
 from flightdeck.api.routes import callbacks as callback_routes
+from flightdeck.knowledge.service import MAX_DIRECT_BYTES
 from flightdeck.services import Services, services
 
 
@@ -30,6 +40,9 @@ def create_app(get: Callable[[], Services] = services) -> FastAPI:
         """Refuse a declared oversize body before reading it (routes that read raw bodies
         check undeclared sizes themselves)."""
         limit = app.state.services().settings.max_body_bytes
+        if request.method == "POST" and request.url.path == "/v1/documents":
+            # A direct document upload: the file and its multipart framing.
+            limit = MAX_DIRECT_BYTES + 64 * 1024
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             return problems.problem(413, "Payload too large", f"the body exceeds {limit} bytes")
@@ -45,6 +58,7 @@ def create_app(get: Callable[[], Services] = services) -> FastAPI:
         insights,
         admin,
         callback_routes,
+        documents,
     ):
         app.include_router(module.router, responses=problems.RESPONSES)
     return app

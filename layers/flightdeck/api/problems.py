@@ -44,6 +44,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     409: _documented("conflicts with the resource's state or an earlier request"),
     410: _documented("no longer possible (expired or withdrawn)"),
     413: _documented("the body is too large"),
+    415: _documented("a document of a type the platform cannot read"),
     422: _documented("the input is invalid; `errors` names the fields"),
 }
 

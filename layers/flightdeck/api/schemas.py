@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -500,3 +500,68 @@ class SignInOut(BaseModel):
     role: str
     tenant_id: uuid.UUID
     expires_at: datetime
+
+
+# --- Knowledge: documents and retrieval ---------------------------------------------------
+
+Tag = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_:-]{0,63}$")]
+
+
+class DocumentOut(BaseModel):
+    id: uuid.UUID
+    filename: str
+    title: str | None
+    content_type: str
+    size_bytes: int
+    tags: list[str]
+    status: Literal["queued", "ingesting", "ready", "failed"]
+    error: str | None = Field(description="why ingestion failed, for a person")
+    chunk_count: int
+    embedding_model: str | None
+    embedding_dimension: int | None
+    created_at: datetime
+    updated_at: datetime
+    ingested_at: datetime | None
+
+
+class UploadIn(BaseModel):
+    filename: str = Field(min_length=1, max_length=255)
+    content_type: str | None = Field(default=None, max_length=200)
+    size_bytes: int = Field(ge=1)
+    tags: list[Tag] = Field(default_factory=list, max_length=20)
+
+
+class UploadOut(BaseModel):
+    document: DocumentOut
+    url: str = Field(description="PUT the file's bytes here before `expires_in` seconds pass")
+    method: Literal["PUT"] = "PUT"
+    headers: dict[str, str] = Field(description="send these headers with the PUT")
+    expires_in: int
+
+
+class SearchIn(BaseModel):
+    query: str = Field(min_length=1, max_length=2000)
+    k: int = Field(default=5, ge=1, le=50)
+    document_ids: list[uuid.UUID] = Field(default_factory=list, max_length=100)
+    tags: list[Tag] = Field(default_factory=list, max_length=20)
+
+
+class SearchHit(BaseModel):
+    chunk_id: uuid.UUID
+    document_id: uuid.UUID
+    filename: str
+    title: str | None
+    ordinal: int
+    heading: str
+    text: str
+    vector_rank: int | None = Field(
+        description="rank among the nearest vectors; null: not among them"
+    )
+    text_rank: int | None = Field(description="rank in full-text search; null: no word matched")
+    score: float = Field(description="reciprocal rank fusion: Σ 1/(60 + rank)")
+
+
+class SearchOut(BaseModel):
+    query: str
+    embedding_model: str
+    hits: list[SearchHit]

@@ -46,6 +46,19 @@ FUNCTIONS = (
     ),
     FunctionSpec(compiler.RUN_FAILED, "run-failed", "functions.run_failed.handler.handler"),
 )
+# Not in any state machine: run by EventBridge for objects created under the knowledge prefix
+# of the artifact bucket, as on AWS.
+INGEST = FunctionSpec("${Ingest}", "ingest", "functions.ingest.handler.handler")
+
+
+def knowledge_event_pattern(bucket: str) -> dict[str, Any]:
+    """The EventBridge pattern of the ingest rule (the CDK stack deploys the same one)."""
+    return {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {"bucket": {"name": [bucket]}, "object": {"key": [{"prefix": "tenants/"}]}},
+    }
+
 
 _handlers: dict[str, Callable[[dict[str, Any], Any], Any]] = {}
 _handlers_lock = threading.Lock()
@@ -115,6 +128,39 @@ def install_lambda_dispatch() -> None:
         return payload
 
     models.LambdaFunction.invoke = invoke  # type: ignore[method-assign]
+    _deliver_events_to_lambda()
+
+
+def _deliver_events_to_lambda() -> None:
+    """moto's EventBridge rules deliver to queues and logs, not functions: add functions,
+    asynchronously as EventBridge does (the caller that emitted the event does not wait)."""
+    from moto.awslambda.utils import get_backend
+    from moto.events import models as events
+    from moto.utilities.arns import parse_arn
+
+    deliver = events.Rule.send_to_targets
+
+    def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
+        if not self.event_pattern.matches_event(original_event):
+            return
+        functions = [t for t in self.targets if parse_arn(t["Arn"]).service == "lambda"]
+        others = [t for t in self.targets if t not in functions]
+        if others:
+            # moto refuses the whole rule when a target is a function: hand it the rest.
+            every, self.targets = self.targets, others
+            try:
+                deliver(self, original_event, transform_input)
+            finally:
+                self.targets = every
+        for target in functions:
+            arn = parse_arn(target["Arn"])
+            function = get_backend(arn.account, arn.region).get_function(target["Arn"])
+            body = json.dumps(original_event, default=str)
+            threading.Thread(
+                target=function.invoke, args=(body, {}, {}), name="eventbridge", daemon=True
+            ).start()
+
+    events.Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
 
 
 class Emulator:
@@ -190,7 +236,7 @@ class Emulator:
         with zipfile.ZipFile(code, "w") as archive:
             archive.writestr("README.txt", "dispatched in-process by flightdeck.local.emulator")
         arns: dict[str, str] = {}
-        for spec in FUNCTIONS:
+        for spec in (*FUNCTIONS, INGEST):
             name = f"{prefix}{spec.name}"
             try:
                 arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
@@ -205,6 +251,15 @@ class Emulator:
                     Timeout=300,
                 )["FunctionArn"]
             arns[spec.placeholder] = arn
+        # Objects created under the knowledge prefix reach the ingest function through
+        # EventBridge, as the data stack wires it on AWS.
+        s3.put_bucket_notification_configuration(
+            Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
+        )
+        events = self.client("events")
+        rule = f"{prefix}knowledge-ingest"
+        events.put_rule(Name=rule, EventPattern=json.dumps(knowledge_event_pattern(bucket)))
+        events.put_targets(Rule=rule, Targets=[{"Id": "ingest", "Arn": arns[INGEST.placeholder]}])
         sfn = self.client("stepfunctions")
         machines: dict[str, str] = {}
         for workflow in registry:
