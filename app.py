@@ -14,7 +14,7 @@ import aws_cdk as cdk
 
 from flightdeck.engine.registry import discover
 from scripts import build_layers
-from stacks.config import cdk_json_context, stage_config
+from stacks.config import CONTEXT_KEYS, cdk_json_context, stage_config
 from stacks.runtime import AssetPaths
 from stacks.stage import build_stage
 
@@ -24,10 +24,7 @@ ROOT = Path(__file__).resolve().parent
 def main() -> None:
     # The CLI's context (cdk.json, -c) overrides these defaults when run through `cdk`.
     app = cdk.App(context=cdk_json_context(ROOT))
-    context = {
-        key: app.node.try_get_context(key)
-        for key in ("stage", "prefix", "alarm_email", "account", "region")
-    }
+    context = {key: app.node.try_get_context(key) for key in CONTEXT_KEYS}
     config = stage_config(context)
     built = build_layers.build_all()
     env = (

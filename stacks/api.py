@@ -28,7 +28,7 @@ from flightdeck.settings import EnvVar
 from stacks import nag
 from stacks.config import StageConfig
 from stacks.data import DataStack
-from stacks.runtime import AssetPaths, FunctionFactory, base_environment
+from stacks.runtime import AssetPaths, FunctionFactory, base_environment, grant_bedrock
 from stacks.workflow import WorkflowStack
 
 API_HANDLER = "functions.api.handler.handler"
@@ -67,7 +67,12 @@ class ApiStack(Stack):
             memory_mb=1024,
         )
         data.secret.grant_read(self.function)
+        # Run payloads and outputs under tenants/<id>/, and knowledge documents under
+        # tenants/<id>/knowledge/: direct uploads (PutObject), presigned PUTs (signed with this
+        # role, so PutObject again), re-ingestion (GetObject) and deletion (DeleteObject).
         data.artifacts.grant_read_write(self.function)
+        # Knowledge search embeds the query with the chunks' model; the API never chats.
+        grant_bedrock(self.function, config.bedrock_embedding_models)
         for machine in workflow.state_machines.values():
             machine.grant_start_execution(self.function)
             machine.grant_read(self.function)

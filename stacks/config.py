@@ -18,11 +18,35 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 
+from flightdeck.llm.bedrock import TITAN_EMBED_V2
 from flightdeck.settings import Stage as RuntimeStage
 
 DeployStage = Literal["dev", "staging", "prod"]
 STAGES: tuple[DeployStage, ...] = ("dev", "staging", "prod")
 _PREFIX = re.compile(r"^[a-z][a-z0-9]{0,11}$")
+# A Bedrock model id ("amazon.titan-embed-text-v2:0") or system-defined inference profile id
+# ("us.anthropic.claude-3-5-haiku-20241022-v1:0"): it ends up in an IAM resource ARN.
+_MODEL_ID = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+(:[a-z0-9-]+)*$")
+
+# Model providers a deployed stage can use: the offline ones, or Amazon Bedrock (reached through
+# the VPC's bedrock-runtime endpoint, with IAM scoped to the configured model ids). An
+# OpenAI-compatible endpoint needs an API key, which has no place in the stacks yet.
+Provider = Literal["offline", "bedrock"]
+PROVIDERS: tuple[Provider, ...] = ("offline", "bedrock")
+DEFAULT_BEDROCK_CHAT_MODEL = "anthropic.claude-3-5-haiku-20241022-v1:0"
+DEFAULT_BEDROCK_EMBEDDING_MODEL = TITAN_EMBED_V2
+# Every context key the app reads (`-c key=value` or cdk.json).
+CONTEXT_KEYS = (
+    "stage",
+    "prefix",
+    "alarm_email",
+    "account",
+    "region",
+    "model_provider",
+    "bedrock_chat_model",
+    "embedding_provider",
+    "embedding_model",
+)
 
 
 class ConfigError(ValueError):
@@ -47,8 +71,16 @@ class StageConfig:
     api_burst_limit: int
     max_body_bytes: int
     log_retention: logs.RetentionDays
+    # Ingest functions running at once: a bulk upload queues (Lambda's async queue) rather than
+    # exhausting the embedding provider's quota or the database.
+    ingest_concurrency: int = 2
     workflow_packages: str = "flightdeck.workflows"
     alarm_email: str | None = None
+    # Chat (the node runner) and embeddings (ingestion, search, `retrieve`).
+    model_provider: Provider = "offline"
+    bedrock_chat_model: str = DEFAULT_BEDROCK_CHAT_MODEL
+    embedding_provider: Provider = "offline"
+    embedding_model: str = DEFAULT_BEDROCK_EMBEDDING_MODEL
 
     @property
     def name(self) -> str:
@@ -66,6 +98,16 @@ class StageConfig:
     def state_machine_prefix(self) -> str:
         """State machines are named `<prefix><workflow>`; the runtime rebuilds ARNs from it."""
         return f"{self.name}-"
+
+    @property
+    def bedrock_chat_models(self) -> tuple[str, ...]:
+        """The Bedrock model ids chat may invoke (none unless chat is on Bedrock)."""
+        return (self.bedrock_chat_model,) if self.model_provider == "bedrock" else ()
+
+    @property
+    def bedrock_embedding_models(self) -> tuple[str, ...]:
+        """The Bedrock model ids embeddings may invoke (none unless they are on Bedrock)."""
+        return (self.embedding_model,) if self.embedding_provider == "bedrock" else ()
 
 
 def _default_prefix() -> str:
@@ -86,7 +128,7 @@ def stage_config(context: dict[str, Any]) -> StageConfig:
     elif prefix:
         raise ConfigError(f"{stage} is shared: it takes no per-engineer prefix")
     alarm_email = context.get("alarm_email") or None
-    common: dict[str, Any] = {"prefix": prefix, "alarm_email": alarm_email}
+    common: dict[str, Any] = {"prefix": prefix, "alarm_email": alarm_email, **_models(context)}
     if stage == "prod":
         return StageConfig(
             stage="prod",
@@ -102,6 +144,7 @@ def stage_config(context: dict[str, Any]) -> StageConfig:
             api_burst_limit=400,
             max_body_bytes=256 * 1024,
             log_retention=logs.RetentionDays.THREE_MONTHS,
+            ingest_concurrency=10,
             **common,
         )
     if stage == "staging":
@@ -119,6 +162,7 @@ def stage_config(context: dict[str, Any]) -> StageConfig:
             api_burst_limit=100,
             max_body_bytes=256 * 1024,
             log_retention=logs.RetentionDays.ONE_MONTH,
+            ingest_concurrency=4,
             **common,
         )
     return StageConfig(
@@ -137,6 +181,30 @@ def stage_config(context: dict[str, Any]) -> StageConfig:
         log_retention=logs.RetentionDays.ONE_WEEK,
         **common,
     )
+
+
+def _models(context: dict[str, Any]) -> dict[str, Any]:
+    """The model settings from context: providers (offline by default) and Bedrock model ids."""
+    chosen: dict[str, Any] = {}
+    for key in ("model_provider", "embedding_provider"):
+        provider = str(context.get(key) or "offline")
+        if provider not in PROVIDERS:
+            raise ConfigError(
+                f"{key} must be one of {', '.join(PROVIDERS)}; got {provider!r} (an "
+                "OpenAI-compatible endpoint is configured in the functions' settings, not here)"
+            )
+        chosen[key] = provider
+    for key, default in (
+        ("bedrock_chat_model", DEFAULT_BEDROCK_CHAT_MODEL),
+        ("embedding_model", DEFAULT_BEDROCK_EMBEDDING_MODEL),
+    ):
+        model = str(context.get(key) or default)
+        if not _MODEL_ID.match(model):
+            raise ConfigError(
+                f"{key} must be a Bedrock model or inference profile id; got {model!r}"
+            )
+        chosen[key] = model
+    return chosen
 
 
 def cdk_json_context(root: Path) -> dict[str, Any]:

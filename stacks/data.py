@@ -231,7 +231,9 @@ class DataStack(Stack):
             ),
         )
         self.documents = self._bucket("Documents", config)
-        self.artifacts = self._bucket("Artifacts", config)
+        # Knowledge documents land under tenants/<id>/knowledge/: the bucket's events go to
+        # EventBridge, where the ingest stack's rule picks those objects out.
+        self.artifacts = self._bucket("Artifacts", config, event_bridge=True)
 
         # Migrations: a trigger runs the migrator after the database and proxy exist, and again
         # whenever the function (its code or its layers: the migrations) changes.
@@ -266,7 +268,9 @@ class DataStack(Stack):
         CfnOutput(self, "DocumentBucketName", value=self.documents.bucket_name)
         self._waivers(config)
 
-    def _bucket(self, construct_id: str, config: StageConfig) -> s3.Bucket:
+    def _bucket(
+        self, construct_id: str, config: StageConfig, *, event_bridge: bool = False
+    ) -> s3.Bucket:
         return s3.Bucket(
             self,
             construct_id,
@@ -281,6 +285,7 @@ class DataStack(Stack):
             server_access_logs_prefix=f"{construct_id.lower()}/",
             removal_policy=config.removal_policy,
             auto_delete_objects=not config.retain,
+            event_bridge_enabled=event_bridge,
         )
 
     def _waivers(self, config: StageConfig) -> None:

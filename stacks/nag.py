@@ -81,3 +81,23 @@ LOG_RETENTION = Waiver(
     "names it only learns at deploy time, so its policy cannot name them.",
     applies_to=("Resource::*",),
 )
+INFERENCE_PROFILE_MODELS = Waiver(
+    "AwsSolutions-IAM5",
+    "A cross-Region inference profile routes each call to its foundation model in a Region AWS "
+    "picks, so the grant names that one configured model in any Region "
+    "(arn:...:bedrock:*::foundation-model/<model id>); no other model is allowed.",
+    applies_to=(
+        RegexAppliesTo(
+            regex="/^Resource::arn:<AWS::Partition>:bedrock:\\*::foundation-model\\/[^*]+$/g"
+        ),
+    ),
+)
+KNOWLEDGE_OBJECTS = Waiver(
+    "AwsSolutions-IAM5",
+    "Knowledge documents are stored at tenants/<tenant id>/knowledge/<document id>/<file>, so "
+    "the grant names that prefix of the artifact bucket with wildcards for the ids, which are "
+    "only known at run time; nothing else in the bucket is covered.",
+    applies_to=(
+        RegexAppliesTo(regex="/^Resource::.*Artifacts.*\\/tenants\\/\\*\\/knowledge\\/\\*$/g"),
+    ),
+)

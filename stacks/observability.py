@@ -4,7 +4,7 @@ encrypted SNS topic (subscribe an email with `-c alarm_email=...`)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aws_cdk import (
@@ -36,6 +36,9 @@ from aws_cdk import (
     aws_sns_subscriptions as subscriptions,
 )
 from aws_cdk import (
+    aws_sqs as sqs,
+)
+from aws_cdk import (
     aws_stepfunctions as sfn,
 )
 from constructs import Construct
@@ -56,6 +59,8 @@ class Watched:
     functions: Mapping[str, lambda_.IFunction]
     api: apigw.RestApi
     database: rds.DatabaseInstance
+    # Events a function gave up on, by the function's name: any message is an alarm.
+    dead_letter_queues: Mapping[str, sqs.IQueue] = field(default_factory=dict)
 
 
 class ObservabilityStack(Stack):
@@ -131,6 +136,18 @@ class ObservabilityStack(Stack):
                     width=8,
                 )
             )
+
+        for name, queue in watched.dead_letter_queues.items():
+            dead = queue.metric_approximate_number_of_messages_visible(
+                period=PERIOD, statistic="Maximum"
+            )
+            self._alarm(
+                f"{name}DeadLetters",
+                f"{name}: events given up on, in {name}DeadLetters",
+                dead,
+                threshold=1,
+            )
+            functions.append(cw.GraphWidget(title=f"{name}: dead letters", left=[dead], width=8))
 
         connections = watched.database.metric_database_connections(
             period=PERIOD, statistic="Maximum"

@@ -15,8 +15,10 @@ from pathlib import Path
 
 from aws_cdk import Aws, Duration
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from flightdeck.observability import NAMESPACE, SERVICE
@@ -81,7 +83,56 @@ def base_environment(
         EnvVar.STATE_MACHINE_ARN_PREFIX: state_machine_arn_prefix(config),
         EnvVar.AWS_REGION: Aws.REGION,
         EnvVar.WORKFLOW_PACKAGES: config.workflow_packages,
+        **model_environment(config),
     }
+
+
+def model_environment(config: StageConfig) -> dict[str, str]:
+    """The model providers and Bedrock model ids: the same in every function, so a query is
+    embedded by the model its chunks were embedded with."""
+    environment: dict[str, str] = {
+        EnvVar.MODEL_PROVIDER: config.model_provider,
+        EnvVar.EMBEDDING_PROVIDER: config.embedding_provider,
+    }
+    if config.model_provider == "bedrock":
+        environment[EnvVar.BEDROCK_CHAT_MODEL] = config.bedrock_chat_model
+    if config.embedding_provider == "bedrock":
+        environment[EnvVar.EMBEDDING_MODEL] = config.embedding_model
+    return environment
+
+
+# System-defined (cross-Region) inference profiles: a geography prefix before the model id.
+_PROFILE_GEOGRAPHIES = ("us", "us-gov", "eu", "apac", "jp", "au", "ca", "global")
+
+
+def bedrock_model_arns(model_id: str) -> list[str]:
+    """The ARNs `bedrock:InvokeModel` (which also authorises Converse) must allow for one
+    configured model id.
+
+    A foundation model id is its ARN in this stack's Region. An inference profile id
+    ("us.anthropic...") is the profile's ARN plus its foundation model in the Regions the
+    profile routes to, which AWS chooses: that one model in any Region.
+    """
+    geography, _, base = model_id.partition(".")
+    if geography in _PROFILE_GEOGRAPHIES and base:
+        return [
+            f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:inference-profile/"
+            f"{model_id}",
+            f"arn:{Aws.PARTITION}:bedrock:*::foundation-model/{base}",
+        ]
+    return [f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/{model_id}"]
+
+
+def grant_bedrock(function: lambda_.IFunction, model_ids: Sequence[str]) -> None:
+    """Let `function` invoke exactly these Bedrock models (nothing when there are none)."""
+    arns = sorted({arn for model_id in model_ids for arn in bedrock_model_arns(model_id)})
+    if not arns:
+        return
+    function.add_to_role_policy(
+        iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=arns)
+    )
+    if any(":bedrock:*::" in arn for arn in arns):
+        nag.waive(function, nag.INFERENCE_PROFILE_MODELS)
 
 
 class FunctionFactory(Construct):
@@ -123,6 +174,7 @@ class FunctionFactory(Construct):
         memory_mb: int = 512,
         layers: Sequence[lambda_.ILayerVersion] = (),
         reserved_concurrency: int | None = None,
+        dead_letter_queue: sqs.IQueue | None = None,
     ) -> lambda_.Function:
         variables = {str(name): value for name, value in environment.items()}
         if POWERTOOLS_DEV in variables:
@@ -152,6 +204,7 @@ class FunctionFactory(Construct):
             vpc_subnets=network.subnets,
             security_groups=[network.security_group],
             reserved_concurrent_executions=reserved_concurrency,
+            dead_letter_queue=dead_letter_queue,
         )
         nag.waive(function, nag.PYTHON_312, nag.GRANT_WILDCARDS)
         return function

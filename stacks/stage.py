@@ -14,6 +14,7 @@ from stacks.api import ApiStack
 from stacks.config import StageConfig
 from stacks.data import DataStack
 from stacks.frontend import FrontendStack
+from stacks.ingest import IngestStack
 from stacks.observability import ObservabilityStack, Watched
 from stacks.runtime import AssetPaths
 from stacks.workflow import WorkflowStack
@@ -26,9 +27,17 @@ class FlightdeckStacks:
     api: ApiStack
     frontend: FrontendStack
     observability: ObservabilityStack
+    ingest: IngestStack
 
     def all(self) -> list[cdk.Stack]:
-        return [self.data, self.workflow, self.api, self.frontend, self.observability]
+        return [
+            self.data,
+            self.workflow,
+            self.api,
+            self.ingest,
+            self.frontend,
+            self.observability,
+        ]
 
 
 def build_stage(
@@ -79,6 +88,14 @@ def build_stage(
         workflow=workflow,
         **stack_kwargs("api", "REST API"),
     )
+    ingest = IngestStack(
+        app,
+        config.stack_name("ingest"),
+        config=config,
+        assets=assets,
+        data=data,
+        **stack_kwargs("ingest", "knowledge ingestion from S3 object-created events"),
+    )
     frontend = FrontendStack(
         app,
         config.stack_name("frontend"),
@@ -100,7 +117,9 @@ def build_stage(
                 **workflow.support_functions,
                 "Api": api.function,
                 "Migrate": data.migrate_function,
+                "Ingest": ingest.function,
             },
+            dead_letter_queues={"Ingest": ingest.dead_letters},
             api=api.api,
             database=data.database,
         ),
@@ -108,4 +127,4 @@ def build_stage(
     )
     if nag:
         cdk.Aspects.of(app).add(AwsSolutionsChecks(verbose=True))
-    return FlightdeckStacks(data, workflow, api, frontend, observability)
+    return FlightdeckStacks(data, workflow, api, frontend, observability, ingest)

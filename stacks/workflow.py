@@ -47,7 +47,7 @@ from functions.approval_metrics import metric as approval_metric
 from stacks import nag
 from stacks.config import StageConfig
 from stacks.data import DataStack
-from stacks.runtime import AssetPaths, FunctionFactory, base_environment
+from stacks.runtime import AssetPaths, FunctionFactory, base_environment, grant_bedrock
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,8 @@ class TaskFunction:
     memory_mb: int
     # Whether it writes large outputs to the artifact bucket (otherwise it only reads).
     writes_artifacts: bool
+    # Whether it runs nodes, which chat and retrieve (embed a query) through the providers.
+    calls_models: bool = False
 
 
 TASK_FUNCTIONS = (
@@ -73,6 +75,7 @@ TASK_FUNCTIONS = (
         Duration.minutes(5),
         1024,
         writes_artifacts=True,
+        calls_models=True,
     ),
     TaskFunction(
         compiler.APPROVAL_REQUEST,
@@ -159,6 +162,10 @@ class WorkflowStack(Stack):
                 data.artifacts.grant_read_write(function)
             else:
                 data.artifacts.grant_read(function)
+            if spec.calls_models:
+                grant_bedrock(
+                    function, (*config.bedrock_chat_models, *config.bedrock_embedding_models)
+                )
             self.functions[spec.placeholder] = function
 
         self.state_machines: dict[str, sfn.StateMachine] = {}
