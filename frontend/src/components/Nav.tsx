@@ -9,6 +9,7 @@ const LINKS = [
   { href: "/", label: "Outcomes" },
   { href: "/runs/", label: "Runs" },
   { href: "/approvals/", label: "Approvals" },
+  { href: "/knowledge/", label: "Knowledge" },
   { href: "/health/", label: "Health" },
 ];
 
