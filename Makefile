@@ -6,7 +6,7 @@ PYTEST := $(PY) -m pytest
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
 .PHONY: dev install test lint format test-unit test-integration test-e2e test-frontend frontend \
-	bench openapi clean
+	bench openapi clean reembed
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || "$$(scripts/pick-python.sh)" -m venv $(VENV)
@@ -40,6 +40,9 @@ test-e2e: install
 	$(PYTEST) tests/e2e
 
 test: lint test-unit test-integration test-infra test-e2e test-frontend ## everything CI runs
+
+reembed: install ## re-embed the knowledge of the running dev stack's demo tenant (see scripts/reembed.py)
+	$(PY) scripts/reembed.py
 
 openapi: install ## regenerate docs/openapi.json, the committed API contract, and its client
 	$(PY) scripts/export_openapi.py

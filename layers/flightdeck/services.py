@@ -124,7 +124,11 @@ class Services:
     @cached_property
     def runner(self) -> NodeRunner:
         return NodeRunner(
-            registry=self.registry, connection=self.connection, model=self.model, blobs=self.blobs
+            registry=self.registry,
+            connection=self.connection,
+            model=self.model,
+            blobs=self.blobs,
+            embeddings=lambda: self.embeddings,
         )
 
     @cached_property

@@ -302,12 +302,6 @@ def test_the_knowledge_prefix_is_where_documents_are_stored() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="knowledge_event_pattern matches every key under tenants/, so run payloads "
-    "(tenants/<id>/runs/...) reach the ingest function, which cannot read them and fails "
-    "into the dead-letter queue; the pattern needs {'wildcard': 'tenants/*/knowledge/*'}",
-)
 def test_the_rule_delivers_only_objects_the_function_may_read() -> None:
     from moto.events.models import EventPattern
 

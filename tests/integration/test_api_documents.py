@@ -13,23 +13,24 @@ import pytest
 from flightdeck.llm.base import EmbeddingProvider, EmbeddingResult
 from flightdeck.store import tenants
 from functions.ingest.handler import handler as ingest_handler
-from tests.conftest import Platform, lambda_context, wait_for
+from tests.conftest import Platform, lambda_context, load_event, wait_for
 from tests.integration.api_client import Api, api_for
 
 FAQ = b"""# Bakery FAQ
 
-## Returns
+## Sourdough returns
 
-You can return unopened goods within 30 days of delivery for a full refund.
+Unopened sourdough hampers can be returned within 30 days of delivery for a full refund.
 
-## Opening hours
+## Sourdough counter hours
 
-We are open Monday to Saturday from 7am to 6pm, and closed on Sundays.
+The sourdough counter is open Monday to Saturday from 7am to 6pm, and closed on Sundays.
 """
 
 
 class CountingEmbeddings:
-    """The configured provider, counting the texts it is asked to embed."""
+    """The configured provider, counting the texts of the test's own document (they all say
+    "sourdough") it is asked to embed; the demo documents ingest in the background."""
 
     def __init__(self, inner: EmbeddingProvider) -> None:
         self.inner = inner
@@ -38,7 +39,7 @@ class CountingEmbeddings:
 
     def embed(self, texts: Sequence[str], *, purpose: Any) -> EmbeddingResult:
         if purpose == "document":
-            self.documents += len(texts)
+            self.documents += sum(1 for t in texts if "sourdough" in t.lower())
         return self.inner.embed(texts, purpose=purpose)
 
 
@@ -77,7 +78,7 @@ def settled(api: Api, document_id: str, token: str | None = None) -> Any:
 
 
 def test_an_uploaded_document_is_ingested_and_found(api: Api, counting: CountingEmbeddings) -> None:
-    answer = upload(api, "faq.md", FAQ, "text/markdown")
+    answer = upload(api, "bakery-faq.md", FAQ, "text/markdown")
     assert answer.status_code == 202, answer.text
     document = answer.json()
     assert document["status"] in ("queued", "ingesting", "ready")
@@ -90,21 +91,21 @@ def test_an_uploaded_document_is_ingested_and_found(api: Api, counting: Counting
     assert ready["embedding_model"] == counting.model
 
     found = api.post(
-        "/v1/knowledge/search", api.viewer, json={"query": "can I return goods for a refund?"}
+        "/v1/knowledge/search", api.viewer, json={"query": "can I return a sourdough hamper?"}
     )
     assert found.status_code == 200, found.text
     top = found.json()["hits"][0]
     assert "30 days" in top["text"]
-    assert top["filename"] == "faq.md"
+    assert top["filename"] == "bakery-faq.md"
     assert top["vector_rank"] is not None
     assert top["text_rank"] is not None
-    assert [d["id"] for d in api.get("/v1/documents").json()] == [document["id"]]
+    assert document["id"] in [d["id"] for d in api.get("/v1/documents").json()]
 
 
 def test_a_changed_file_reembeds_only_what_changed(
     api: Api, platform: Platform, counting: CountingEmbeddings
 ) -> None:
-    document = upload(api, "faq.md", FAQ, "text/markdown").json()
+    document = upload(api, "bakery-faq.md", FAQ, "text/markdown").json()
     first = settled(api, document["id"])
     embedded_first = counting.documents
     assert embedded_first == first["chunk_count"]
@@ -127,7 +128,7 @@ def test_a_changed_file_reembeds_only_what_changed(
 def test_a_duplicate_event_ingests_once(
     api: Api, platform: Platform, counting: CountingEmbeddings
 ) -> None:
-    document = upload(api, "faq.md", FAQ, "text/markdown").json()
+    document = upload(api, "bakery-faq.md", FAQ, "text/markdown").json()
     settled(api, document["id"])
     before = counting.documents
     event = {
@@ -146,7 +147,7 @@ def test_a_duplicate_event_ingests_once(
 
 
 def test_delete_removes_the_object_and_every_chunk(api: Api, platform: Platform) -> None:
-    document = upload(api, "faq.md", FAQ, "text/markdown").json()
+    document = upload(api, "bakery-faq.md", FAQ, "text/markdown").json()
     settled(api, document["id"])
     key = _key(platform, document["id"])
     assert (
@@ -158,17 +159,20 @@ def test_delete_removes_the_object_and_every_chunk(api: Api, platform: Platform)
     gone = api.client.delete(f"/v1/documents/{document['id']}", headers=api.headers(api.operator))
     assert gone.status_code == 204
     assert api.get(f"/v1/documents/{document['id']}").status_code == 404
-    assert api.post("/v1/knowledge/search", json={"query": "refund"}).json()["hits"] == []
+    hits = api.post("/v1/knowledge/search", json={"query": "sourdough hamper"}).json()["hits"]
+    assert all(h["document_id"] != document["id"] for h in hits)
     s3 = platform.services.client("s3")
     listed = s3.list_objects_v2(Bucket=platform.services.settings.artifact_bucket, Prefix=key)
     assert listed.get("KeyCount", 0) == 0
     with platform.services.tenant(platform.tenant_id) as conn:
-        left = conn.execute("SELECT count(*) AS n FROM document_chunks").fetchone()
+        left = conn.execute(
+            "SELECT count(*) AS n FROM document_chunks WHERE document_id = %s", (document["id"],)
+        ).fetchone()
     assert left["n"] == 0
 
 
 def test_a_corrupt_pdf_fails_with_a_reason_and_nothing_else_changes(api: Api) -> None:
-    good = upload(api, "faq.md", FAQ, "text/markdown").json()
+    good = upload(api, "bakery-faq.md", FAQ, "text/markdown").json()
     settled(api, good["id"])
     bad = upload(api, "policy.pdf", b"%PDF-1.7\nthis is not really a pdf", "application/pdf")
     assert bad.status_code == 202, bad.text
@@ -187,7 +191,7 @@ def test_bad_uploads_get_problem_details(api: Api) -> None:
     assert "cannot be read" in unsupported.json()["detail"]
     big = upload(api, "big.txt", b"a" * (5 * 1024 * 1024 + 1), "text/plain")
     assert big.status_code == 413
-    assert upload(api, "faq.md", FAQ, "text/markdown", api.viewer).status_code == 403
+    assert upload(api, "bakery-faq.md", FAQ, "text/markdown", api.viewer).status_code == 403
     too_large = api.post(
         "/v1/documents/uploads",
         json={"filename": "huge.pdf", "size_bytes": 60 * 1024 * 1024},
@@ -218,7 +222,7 @@ def test_a_presigned_upload_ends_in_the_same_ingestion(api: Api) -> None:
 
 
 def test_tenants_never_see_each_others_documents(api: Api, platform: Platform) -> None:
-    mine = upload(api, "faq.md", FAQ, "text/markdown").json()
+    mine = upload(api, "bakery-faq.md", FAQ, "text/markdown").json()
     settled(api, mine["id"])
     with platform.services.connection() as conn, conn.transaction():
         others = [tenants.create_tenant(conn, f"client-{n}", f"Client {n}") for n in range(2)]
@@ -227,7 +231,9 @@ def test_tenants_never_see_each_others_documents(api: Api, platform: Platform) -
     theirs = upload(api, "internal.md", secret, "text/markdown", tokens[0]).json()
     settled(api, theirs["id"], tokens[0])
 
-    assert [d["id"] for d in api.get("/v1/documents").json()] == [mine["id"]]
+    listed = [d["id"] for d in api.get("/v1/documents").json()]
+    assert mine["id"] in listed
+    assert theirs["id"] not in listed
     assert api.get(f"/v1/documents/{theirs['id']}").status_code == 404
     mine_hits = api.post("/v1/knowledge/search", json={"query": "staff discount code"}).json()
     assert all("CRUMB" not in h["text"] for h in mine_hits["hits"])
@@ -247,3 +253,28 @@ def _key(platform: Platform, document_id: str) -> str:
     with platform.services.tenant(platform.tenant_id) as conn:
         row = conn.execute("SELECT s3_key FROM documents WHERE id = %s", (document_id,)).fetchone()
     return str(row["s3_key"])
+
+
+def test_a_run_cites_the_chunks_it_retrieved(api: Api, platform: Platform) -> None:
+    run_id = platform.start("support_triage", load_event("password_ticket"))
+    platform.wait_status(run_id, "succeeded")
+    run = api.get(f"/v1/runs/{run_id}").json()
+    (cited,) = [e for e in run["events"] if e["type"] == "knowledge.cited"]
+    assert cited["node"] == "retrieve"
+    chunks = cited["data"]["chunks"]
+    assert chunks
+    # The ticket: forgot the password, account locked after failed logins.
+    assert chunks[0]["filename"] == "faq.md"
+    assert any("password" in c["heading"].lower() for c in chunks)
+    documents = {d["id"] for d in api.get("/v1/documents").json()}
+    assert all(c["document_id"] in documents for c in chunks)
+
+
+def test_reingest_runs_the_same_ingestion_again(api: Api) -> None:
+    bad = upload(api, "broken.pdf", b"%PDF-1.7\nnot a pdf", "application/pdf").json()
+    assert settled(api, bad["id"])["status"] == "failed"
+    again = api.post(f"/v1/documents/{bad['id']}/reingest")
+    assert again.status_code == 202, again.text
+    assert again.json()["status"] in ("queued", "ingesting", "failed")  # the event runs at once
+    assert settled(api, bad["id"])["status"] == "failed"
+    assert api.post(f"/v1/documents/{bad['id']}/reingest", api.viewer).status_code == 403

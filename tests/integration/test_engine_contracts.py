@@ -41,7 +41,9 @@ def test_step_functions_path_and_plain_invoke_reach_the_same_state(platform: Pla
             .values
         )
         decided = approvals.get(c, approval.id)
-        knowledge = PostgresKnowledge(c, platform.tenant_id)
+        knowledge = PostgresKnowledge(
+            c, platform.tenant_id, run_id, "retrieve", lambda: svc.embeddings
+        )
 
         # When the same graph runs under a plain graph.invoke with the same input and decision
         graph = workflow.graph.compile(checkpointer=InMemorySaver())

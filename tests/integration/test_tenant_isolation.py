@@ -20,7 +20,8 @@ TENANT_TABLES = [
     "approvals",
     "outbox",
     "run_outcomes",
-    "knowledge_articles",
+    "documents",
+    "document_chunks",
     "webhook_secrets",
 ]
 
@@ -51,7 +52,7 @@ def test_no_tenant_set_reads_no_rows(platform: Platform, database_url: str) -> N
         with scoped(conn, platform.tenant_id):
             assert count(conn, "runs") == 1
             assert count(conn, "run_events") > 5
-            assert count(conn, "knowledge_articles") > 0
+            assert count(conn, "document_chunks") > 0
 
 
 def test_a_tenant_cannot_read_or_write_another_tenants_rows(
@@ -73,8 +74,8 @@ def test_a_tenant_cannot_read_or_write_another_tenants_rows(
         # Writing a row for another tenant than the one named is refused outright.
         with pytest.raises(psycopg.errors.InsufficientPrivilege), scoped(conn, other.id):
             conn.execute(
-                "INSERT INTO knowledge_articles (id, tenant_id, title, body)"
-                " VALUES (%s, %s, 'x', 'y')",
-                (uuid.uuid4(), platform.tenant_id),
+                "INSERT INTO documents (id, tenant_id, filename, content_type, size_bytes,"
+                " s3_key, status) VALUES (%s, %s, 'x.md', 'text/markdown', 1, %s, 'queued')",
+                (uuid.uuid4(), platform.tenant_id, f"tenants/{platform.tenant_id}/x"),
             )
     assert platform.run(run_id).status == "succeeded"

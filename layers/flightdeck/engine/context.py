@@ -14,12 +14,26 @@ from typing import Any, Protocol
 
 from flightdeck.engine.workflow import Manifest
 from flightdeck.llm.base import ModelProvider
-from flightdeck.store.knowledge import Article
 from flightdeck.store.outcomes import Outcome
 
 
+@dataclass(frozen=True)
+class Passage:
+    """A piece of the tenant's knowledge a node found: the chunk it came from (cited by id),
+    the document, the section title and the text. `matched_words`: the query shares words with
+    it (full-text evidence), not only meaning (vector nearness)."""
+
+    chunk_id: uuid.UUID
+    document_id: uuid.UUID | None
+    source: str
+    title: str
+    body: str
+    score: float
+    matched_words: bool = True
+
+
 class KnowledgeBase(Protocol):
-    def search(self, query: str, limit: int = 3) -> list[Article]: ...
+    def search(self, query: str, limit: int = 3) -> list[Passage]: ...
 
 
 class Effects(Protocol):
@@ -53,14 +67,15 @@ class MemoryKnowledge:
     def __init__(self, articles: list[tuple[str, str]]) -> None:
         self._articles = articles
 
-    def search(self, query: str, limit: int = 3) -> list[Article]:
+    def search(self, query: str, limit: int = 3) -> list[Passage]:
         words = {w for w in query.lower().split() if len(w) > 2}
         scored = []
         for title, body in self._articles:
             text = f"{title} {body}".lower()
             score = sum(1 for w in words if w in text)
             if score:
-                scored.append(Article(uuid.uuid5(uuid.NAMESPACE_URL, title), title, body, score))
+                chunk_id = uuid.uuid5(uuid.NAMESPACE_URL, title)
+                scored.append(Passage(chunk_id, None, "memory", title, body, float(score)))
         scored.sort(key=lambda a: (-a.score, a.title))
         return scored[:limit]
 

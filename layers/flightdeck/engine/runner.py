@@ -26,7 +26,7 @@ from flightdeck.engine.registry import Registry
 from flightdeck.engine.stores import PostgresEffects, PostgresKnowledge, PostgresOutcomes
 from flightdeck.engine.workflow import Workflow
 from flightdeck.errors import FlightdeckError, NodeMismatchError, NotFoundError
-from flightdeck.llm.base import ModelProvider
+from flightdeck.llm.base import EmbeddingProvider, ModelProvider
 from flightdeck.store import approvals, runs
 from flightdeck.store.blobs import BlobStore
 from flightdeck.store.db import Connection, scoped
@@ -105,11 +105,14 @@ class NodeRunner:
         connection: ConnectionFactory,
         model: ModelProvider,
         blobs: BlobStore,
+        embeddings: Callable[[], EmbeddingProvider],
     ) -> None:
         self._registry = registry
         self._connection = connection
         self._model = model
         self._blobs = blobs
+        # Built on first search: most nodes never embed anything.
+        self._embeddings = embeddings
         # Compiled graphs per connection: compiling binds the checkpointer to one connection.
         self._compiled: weakref.WeakKeyDictionary[Connection, dict[str, Any]] = (
             weakref.WeakKeyDictionary()
@@ -134,7 +137,7 @@ class NodeRunner:
             run_created_at=run.created_at,
             manifest=workflow.manifest,
             model=self._model,
-            knowledge=PostgresKnowledge(conn, run.tenant_id),
+            knowledge=PostgresKnowledge(conn, run.tenant_id, run.id, node, self._embeddings),
             effects=PostgresEffects(conn, run.tenant_id, run.id, node),
             outcomes=PostgresOutcomes(conn, run.tenant_id, run.id, workflow.name),
         )

@@ -112,8 +112,9 @@ class Workflow:
     # "module:RULES" mapping task names to the offline provider's rules, if the workflow
     # calls a model.
     offline_rules: str | None = None
-    # A JSON file in the workflow's package with knowledge articles seeded for demo tenants.
-    seed_knowledge: str | None = None
+    # A folder in the workflow's package whose files (txt, md, html, csv, pdf) demo tenants
+    # get as knowledge documents.
+    seed_documents: str | None = None
 
     @property
     def name(self) -> str:

@@ -67,6 +67,10 @@ class KnowledgeService:
         self._bucket = bucket
         self._embeddings = embeddings
 
+    @property
+    def bucket(self) -> str:
+        return self._bucket
+
     # --- upload ----------------------------------------------------------------------------
 
     def upload(
@@ -159,10 +163,27 @@ class KnowledgeService:
             documents.delete(conn, document_id)
 
     def reingest(self, tenant_id: uuid.UUID, document_id: uuid.UUID) -> Document:
-        """Ingest the stored object again (after a failure, or to re-embed with the current
-        model)."""
+        """Ingest the stored file again (after a failure, or with the current embedding model):
+        the object is copied onto itself, and its object-created event runs the ingestion, as
+        for an upload (a large PDF would outlast an API request)."""
         document = self.get(tenant_id, document_id)
-        return self.ingest(self._bucket, document.s3_key, force=True)
+        # A failed or differently embedded document is ingested again; one already in with
+        # this content and model stays as it is (its event finds nothing to do).
+        stale = document.status == "failed" or document.embedding_model != self._embeddings().model
+        with self._connection() as conn, scoped(conn, tenant_id):
+            documents.set_status(conn, document.id, "queued")
+            if stale:
+                conn.execute(
+                    "UPDATE documents SET ingested_at = NULL WHERE id = %s", (document.id,)
+                )
+        self._s3.copy_object(
+            Bucket=self._bucket,
+            Key=document.s3_key,
+            CopySource={"Bucket": self._bucket, "Key": document.s3_key},
+            MetadataDirective="REPLACE",
+            ContentType=document.content_type,
+        )
+        return self.get(tenant_id, document_id)
 
     # --- ingestion -------------------------------------------------------------------------
 
@@ -295,8 +316,14 @@ class KnowledgeService:
             )
 
     def reembed(self, tenant_id: uuid.UUID) -> list[Document]:
-        """Ingest every document of the tenant again with the current embedding model."""
-        return [self.ingest(self._bucket, d.s3_key, force=True) for d in self.documents(tenant_id)]
+        """Queue every document of the tenant embedded with another model than the current one
+        for ingestion again (`make reembed`, `POST /v1/knowledge/reembed`)."""
+        model = self._embeddings().model
+        return [
+            self.reingest(tenant_id, d.id)
+            for d in self.documents(tenant_id)
+            if d.embedding_model != model or d.status == "failed"
+        ]
 
 
 def _embedded_text(piece: Chunk) -> str:

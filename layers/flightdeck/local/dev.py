@@ -186,7 +186,9 @@ def main(argv: list[str] | None = None) -> int:
 
         credentials_path = data_dir / "dev-credentials.json"
         with svc.connection() as conn:
-            creds = seed_demo(conn, svc.registry, load_previous(credentials_path))
+            creds = seed_demo(
+                conn, svc.registry, load_previous(credentials_path), knowledge=svc.knowledge
+            )
         api_base = f"http://{args.host}:{args.api_port}"
         credentials_path.write_text(json.dumps({"api_base": api_base, **asdict(creds)}, indent=2))
         credentials_path.chmod(0o600)

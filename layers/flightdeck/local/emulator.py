@@ -56,7 +56,11 @@ def knowledge_event_pattern(bucket: str) -> dict[str, Any]:
     return {
         "source": ["aws.s3"],
         "detail-type": ["Object Created"],
-        "detail": {"bucket": {"name": [bucket]}, "object": {"key": [{"prefix": "tenants/"}]}},
+        # Knowledge documents only: run payloads also live under tenants/<id>/.
+        "detail": {
+            "bucket": {"name": [bucket]},
+            "object": {"key": [{"wildcard": "tenants/*/knowledge/*"}]},
+        },
     }
 
 

@@ -1,14 +1,14 @@
-"""The demo tenant: its token, its webhook secret and the workflows' seeded knowledge."""
+"""The demo tenant: its tokens, its webhook secret and the workflows' demo documents."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from importlib import resources
 
 from flightdeck.engine.registry import Registry
-from flightdeck.store import knowledge, tenants
+from flightdeck.knowledge.service import KnowledgeService
+from flightdeck.store import tenants
 from flightdeck.store.db import Connection, scoped
 
 DEMO_SLUG = "demo"
@@ -26,29 +26,50 @@ class DemoCredentials:
     viewer_token: str
 
 
-def seed_knowledge(conn: Connection, registry: Registry, tenant_id: uuid.UUID) -> int:
-    count = 0
+def seed_documents(knowledge: KnowledgeService, registry: Registry, tenant_id: uuid.UUID) -> int:
+    """Give the tenant each workflow's demo documents it does not have yet (by file name),
+    ingested before this returns; returns how many were added."""
+    have = {d.filename for d in knowledge.documents(tenant_id)}
+    added = 0
     for workflow in registry:
-        if not workflow.seed_knowledge:
+        if not workflow.seed_documents:
             continue
         package = workflow.graph_factory.partition(":")[0].rpartition(".")[0]
-        text = resources.files(package).joinpath(workflow.seed_knowledge).read_text("utf-8")
-        for article in json.loads(text):
-            knowledge.upsert(conn, tenant_id, article["title"], article["body"], article["tags"])
-            count += 1
-    return count
+        folder = resources.files(package).joinpath(workflow.seed_documents)
+        if not folder.is_dir():
+            continue
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+            if not entry.is_file() or entry.name in have:
+                continue
+            document = knowledge.upload(
+                tenant_id,
+                filename=entry.name,
+                content_type=None,
+                data=entry.read_bytes(),
+                tags=["demo"],
+            )
+            # The object-created event ingests it too; whichever comes second finds it done.
+            knowledge.ingest(knowledge.bucket, document.s3_key)
+            have.add(entry.name)
+            added += 1
+    return added
 
 
 def seed_demo(
-    conn: Connection, registry: Registry, previous: DemoCredentials | None = None
+    conn: Connection,
+    registry: Registry,
+    previous: DemoCredentials | None = None,
+    knowledge: KnowledgeService | None = None,
 ) -> DemoCredentials:
-    """Create the demo tenant once; later starts keep its id, token and secret."""
+    """Create the demo tenant once; later starts keep its id, token and secret. With
+    `knowledge`, the tenant also gets the workflows' demo documents, ingested."""
     with conn.transaction():
         tenant = tenants.get_tenant_by_slug(conn, DEMO_SLUG)
         if tenant is None:
             tenant = tenants.create_tenant(conn, DEMO_SLUG, "Demo Bakery")
+    if knowledge is not None:
+        seed_documents(knowledge, registry, tenant.id)
     with scoped(conn, tenant.id):
-        seed_knowledge(conn, registry, tenant.id)
         if (
             previous is not None
             and previous.tenant_id == str(tenant.id)

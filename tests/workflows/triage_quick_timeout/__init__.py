@@ -16,5 +16,5 @@ WORKFLOW = Workflow(
     graph_factory=TRIAGE.graph_factory,
     input_key=TRIAGE.input_key,
     offline_rules=TRIAGE.offline_rules,
-    seed_knowledge=TRIAGE.seed_knowledge,
+    seed_documents=TRIAGE.seed_documents,
 )

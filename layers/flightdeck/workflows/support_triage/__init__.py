@@ -24,5 +24,5 @@ WORKFLOW = Workflow(
     graph_factory="flightdeck.workflows.support_triage.graph:build_graph",
     input_key="ticket",
     offline_rules="flightdeck.workflows.support_triage.offline:RULES",
-    seed_knowledge="knowledge.json",
+    seed_documents="documents",
 )

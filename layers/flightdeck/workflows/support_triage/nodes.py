@@ -37,10 +37,21 @@ def plan(state: TriageState, runtime: Runtime[NodeContext]) -> dict[str, Any]:
 
 
 def retrieve(state: TriageState, runtime: Runtime[NodeContext]) -> dict[str, Any]:
-    articles = runtime.context.knowledge.search(state["plan"]["search_query"], limit=3)
+    """Search the tenant's documents; keep the passages that share words with the ticket (the
+    draft quotes the first), citing each by its chunk id."""
+    found = runtime.context.knowledge.search(state["plan"]["search_query"], limit=3)
     return {
         "context": [
-            {"title": a.title, "body": a.body, "score": round(a.score, 4)} for a in articles
+            {
+                "chunk_id": str(p.chunk_id),
+                "document_id": str(p.document_id) if p.document_id else None,
+                "source": p.source,
+                "title": p.title,
+                "body": p.body,
+                "score": round(p.score, 4),
+            }
+            for p in found
+            if p.matched_words
         ]
     }
 
