@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 
 import {
   annotationBody,
+  citedDetail,
   approvalView,
   displayValue,
   failureOf,
@@ -263,5 +264,23 @@ describe("annotationBody", () => {
     expect(annotationBody({ kind: "score", score: "", metric: "", node: "" })).toMatchObject({ ok: false, field: "score" });
     expect(annotationBody({ kind: "score", score: "abc", metric: "", node: "" })).toMatchObject({ ok: false, field: "score" });
     expect(annotationBody({ kind: "score", score: "0.5", metric: "Tone!", node: "" })).toMatchObject({ ok: false, field: "metric" });
+  });
+});
+
+describe("citedDetail", () => {
+  it("names each cited chunk with its document, section and ranks", () => {
+    expect(
+      citedDetail({
+        query: "reset password",
+        chunks: [
+          { filename: "faq.md", heading: "FAQ > Account > Resetting a password", vector_rank: 1, text_rank: 2 },
+          { filename: "help.html", heading: "", vector_rank: 3, text_rank: null },
+        ],
+      }),
+    ).toBe("for “reset password”: faq.md › Resetting a password (vector #1, text #2); help.html (vector #3)");
+  });
+
+  it("says when nothing matched", () => {
+    expect(citedDetail({ query: "xyz", chunks: [] })).toBe("nothing matched “xyz”");
   });
 });

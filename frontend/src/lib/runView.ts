@@ -181,9 +181,28 @@ function eventTitle(event: RunEvent): { title: string; detail: string | null; to
     }
     case "approval.escalated":
       return { title: "Approval escalated", detail: `now waits for ${str(data.to) ?? "an admin"}`, tone: "warn" };
+    case "knowledge.cited":
+      return { title: `${node} found knowledge`, detail: citedDetail(data), tone: "info" };
     default:
       return { title: event.type, detail: null, tone: "idle" };
   }
+}
+
+/** The chunks a retrieval found: "faq.md › Resetting a password (vector #1, text #2)", …; the
+ * query first. */
+export function citedDetail(data: Record<string, unknown>): string {
+  const chunks = Array.isArray(data.chunks) ? (data.chunks as Record<string, unknown>[]) : [];
+  const query = str(data.query);
+  if (!chunks.length) return query ? `nothing matched “${query}”` : "nothing matched";
+  const cited = chunks.map((c) => {
+    const heading = str(c.heading)?.split(" > ").pop();
+    const ranks = [
+      typeof c.vector_rank === "number" ? `vector #${c.vector_rank}` : null,
+      typeof c.text_rank === "number" ? `text #${c.text_rank}` : null,
+    ].filter(Boolean);
+    return `${str(c.filename) ?? "a document"}${heading ? ` › ${heading}` : ""}${ranks.length ? ` (${ranks.join(", ")})` : ""}`;
+  });
+  return `${query ? `for “${query}”: ` : ""}${cited.join("; ")}`;
 }
 
 /** The run's events, oldest first, in words, each with its offset from the run's creation. */
