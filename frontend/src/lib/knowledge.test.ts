@@ -5,6 +5,8 @@ import {
   MAX_DIRECT_BYTES,
   MAX_DOCUMENT_BYTES,
   allTags,
+  chunkBody,
+  distinctTitle,
   documentTypeLabel,
   formatBytes,
   formatRank,
@@ -45,16 +47,18 @@ describe("formatting sizes", () => {
     expect(formatBytes(0)).toBe("0 B");
     expect(formatBytes(812)).toBe("812 B");
     expect(formatBytes(1023)).toBe("1023 B");
-    expect(formatBytes(1024)).toBe("1.0 KiB");
+    expect(formatBytes(1024)).toBe("1 KiB");
+    expect(formatBytes(1536)).toBe("1.5 KiB");
     expect(formatBytes(12.4 * 1024)).toBe("12.4 KiB");
     expect(formatBytes(512 * 1024)).toBe("512 KiB");
-    expect(formatBytes(MAX_DIRECT_BYTES)).toBe("5.0 MiB");
-    expect(formatBytes(MAX_DOCUMENT_BYTES)).toBe("50.0 MiB");
-    expect(formatBytes(3 * 1024 ** 3)).toBe("3.0 GiB");
+    expect(formatBytes(MAX_DIRECT_BYTES)).toBe("5 MiB");
+    expect(formatBytes(MAX_DOCUMENT_BYTES)).toBe("50 MiB");
+    expect(formatBytes(5.2 * 1024 * 1024)).toBe("5.2 MiB");
+    expect(formatBytes(3 * 1024 ** 3)).toBe("3 GiB");
   });
 
   it("never shows 1024 of a unit", () => {
-    expect(formatBytes(1024 * 1024 - 1)).toBe("1.0 MiB");
+    expect(formatBytes(1024 * 1024 - 1)).toBe("1 MiB");
   });
 
   it("shows a dash for what is not a size", () => {
@@ -117,6 +121,14 @@ describe("tags", () => {
     expect(parseTags(many).error).toBe("At most 20 tags per document.");
   });
 
+  it("shows a title only when it says more than the file name", () => {
+    expect(distinctTitle("faq.md", "Frequently asked questions")).toBe("Frequently asked questions");
+    expect(distinctTitle("handbook-x1.txt", "handbook-x1")).toBeNull();
+    expect(distinctTitle("Price-List.csv", "price-list")).toBeNull();
+    expect(distinctTitle("a.md", null)).toBeNull();
+    expect(distinctTitle("a.md", "  ")).toBeNull();
+  });
+
   it("lists every tag in use once, sorted", () => {
     expect(allTags([{ tags: ["faq", "returns"] }, { tags: ["billing", "faq"] }, { tags: [] }])).toEqual([
       "billing",
@@ -129,7 +141,7 @@ describe("tags", () => {
 describe("refusals in words", () => {
   it("says what the API's 413, 415 and 403 mean", () => {
     expect(uploadRefusal(413, "big.pdf", 60 * 1024 * 1024, "x")).toBe(
-      "big.pdf is too large (60.0 MiB): documents can be at most 50.0 MiB. Split it into smaller files.",
+      "big.pdf is too large (60 MiB): documents can be at most 50 MiB. Split it into smaller files.",
     );
     expect(uploadRefusal(415, "sheet.xlsx", 10, "x")).toMatch(
       /^sheet\.xlsx is of a type Flightdeck cannot read: upload PDF, Markdown, plain text, HTML or CSV files\.$/,
@@ -164,6 +176,15 @@ describe("search hits", () => {
       { id: "c", score: 1 / 62 },
     ];
     expect(rankHits(hits).map((h) => h.id)).toEqual(["b", "a", "c"]);
+  });
+
+  it("shows a chunk's heading once", () => {
+    const text = "Zephyr lamp care > Bulbs\n\nThe lamp takes one E14 LED bulb.";
+    expect(chunkBody(text, "Zephyr lamp care > Bulbs")).toBe("The lamp takes one E14 LED bulb.");
+    expect(chunkBody("## Bulbs\nOne E14 bulb.", "Bulbs")).toBe("One E14 bulb.");
+    expect(chunkBody(text, "Other")).toBe(text);
+    expect(chunkBody(text, "")).toBe(text);
+    expect(chunkBody("Bulbs", "Bulbs")).toBe("Bulbs");
   });
 
   it("lists documents newest first", () => {

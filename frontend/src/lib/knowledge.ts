@@ -38,7 +38,7 @@ export function uploadRoute(sizeBytes: number): UploadRoute {
   return sizeBytes <= MAX_DIRECT_BYTES ? "direct" : "presigned";
 }
 
-/** "0 B", "812 B", "12.4 KiB", "5.0 MiB", "1.2 GiB" (binary units, as the limits are). */
+/** "0 B", "812 B", "12.4 KiB", "5 MiB", "1.2 GiB" (binary units, as the limits are). */
 export function formatBytes(bytes: number | null | undefined): string {
   if (bytes === null || bytes === undefined || !Number.isFinite(bytes) || bytes < 0) return "—";
   if (bytes < 1024) return `${Math.round(bytes)} B`;
@@ -49,13 +49,14 @@ export function formatBytes(bytes: number | null | undefined): string {
     value /= 1024;
     unit += 1;
   }
-  // One decimal below 100 ("12.4 KiB"), none above ("512 KiB"); never "1024.0 KiB".
+  // One decimal below 100 ("12.4 KiB"), none above ("512 KiB") or when it is 0 ("5 MiB");
+  // never "1024 KiB".
   let text = value < 100 ? value.toFixed(1) : String(Math.round(value));
   if (text === "1024" && unit < units.length - 1) {
     text = "1.0";
     unit += 1;
   }
-  return `${text} ${units[unit]}`;
+  return `${text.replace(/\.0$/, "")} ${units[unit]}`;
 }
 
 /** "PDF", "Markdown", …; an unknown type as the API gave it. */
@@ -166,6 +167,28 @@ export function rankHits<T extends Pick<SearchHit, "score">>(hits: readonly T[])
     .map((hit, index) => ({ hit, index }))
     .sort((a, b) => b.hit.score - a.hit.score || a.index - b.index)
     .map(({ hit }) => hit);
+}
+
+/** A document's title when it says more than its file name (the extractor falls back to the
+ * name without extension). */
+export function distinctTitle(filename: string, title: string | null | undefined): string | null {
+  const t = title?.trim();
+  if (!t) return null;
+  const name = filename.trim().toLowerCase();
+  const stem = name.replace(/\.[^.]*$/, "");
+  return t.toLowerCase() === name || t.toLowerCase() === stem ? null : t;
+}
+
+/** A chunk's text without its leading heading line when the page already shows that heading
+ * (the chunker puts the heading path in front of the text, so the embedding sees it). */
+export function chunkBody(text: string, heading: string | null | undefined): string {
+  const h = heading?.trim();
+  if (!h) return text;
+  const trimmed = text.replace(/^\s+/, "");
+  const firstLine = trimmed.split("\n", 1)[0].trim().replace(/^#+\s*/, "");
+  if (firstLine !== h) return text;
+  const rest = trimmed.slice(trimmed.indexOf("\n") + 1).replace(/^\s+/, "");
+  return trimmed.includes("\n") && rest ? rest : text;
 }
 
 /** Documents newest first. */

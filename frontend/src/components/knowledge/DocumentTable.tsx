@@ -5,7 +5,13 @@ import { useEffect, useId, useRef, useState } from "react";
 import { DocumentStatusBadge } from "@/components/knowledge/DocumentStatusBadge";
 import { ApiError, call } from "@/lib/api/client";
 import { formatDateTime } from "@/lib/format";
-import { documentTypeLabel, formatBytes, isMovingDocument, type KnowledgeDocument } from "@/lib/knowledge";
+import {
+  distinctTitle,
+  documentTypeLabel,
+  formatBytes,
+  isMovingDocument,
+  type KnowledgeDocument,
+} from "@/lib/knowledge";
 
 /** The tenant's documents, newest first; operators re-ingest and delete from each row. */
 export function DocumentTable({
@@ -43,10 +49,10 @@ export function DocumentTable({
             <tr key={d.id} data-document-id={d.id} data-filename={d.filename} data-status={d.status}>
               <th scope="row">
                 <span className="doc-name">{d.filename}</span>
-                {d.title && d.title !== d.filename ? <span className="sub">{d.title}</span> : null}
+                {distinctTitle(d.filename, d.title) ? <span className="sub">{distinctTitle(d.filename, d.title)}</span> : null}
               </th>
               <td>{documentTypeLabel(d.content_type)}</td>
-              <td className="num">{formatBytes(d.size_bytes)}</td>
+              <td className="num nowrap">{formatBytes(d.size_bytes)}</td>
               <td>
                 {d.tags.length ? (
                   <ul className="tag-list" aria-label="Tags">
@@ -70,7 +76,7 @@ export function DocumentTable({
               <td>
                 {d.embedding_model ? (
                   <>
-                    <span className="mono">{d.embedding_model}</span>
+                    <span className="mono model">{d.embedding_model}</span>
                     {d.embedding_dimension ? <span className="sub">{d.embedding_dimension} dimensions</span> : null}
                   </>
                 ) : (
@@ -126,10 +132,11 @@ function DocumentActions({ document: d, onChanged }: { document: KnowledgeDocume
       const after = await call((api) =>
         api.POST("/v1/documents/{document_id}/reingest", { params: { path: { document_id: d.id } } }),
       );
-      setMessage({
-        ok: after.status !== "failed",
-        text: after.status === "failed" ? `Re-ingesting failed: ${after.error ?? "no reason given"}` : "Ingested again.",
-      });
+      setMessage(
+        after.status === "failed"
+          ? { ok: false, text: `Re-ingesting failed: ${after.error ?? "no reason given"}` }
+          : { ok: true, text: after.status === "ready" ? "Ingested again." : "Queued: it is read again now." },
+      );
     } catch (e) {
       setMessage({ ok: false, text: `Could not re-ingest: ${(e as ApiError).message}` });
     } finally {

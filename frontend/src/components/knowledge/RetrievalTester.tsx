@@ -3,7 +3,15 @@
 import { useId, useState, type FormEvent } from "react";
 
 import { ApiError, call, type Schemas } from "@/lib/api/client";
-import { allTags, formatRank, formatScore, rankHits, type KnowledgeDocument } from "@/lib/knowledge";
+import {
+  allTags,
+  chunkBody,
+  distinctTitle,
+  formatRank,
+  formatScore,
+  rankHits,
+  type KnowledgeDocument,
+} from "@/lib/knowledge";
 
 type SearchOut = Schemas["SearchOut"];
 
@@ -117,7 +125,7 @@ export function RetrievalTester({ documents }: { documents: KnowledgeDocument[] 
         Each chunk is found two ways, by meaning (<strong>vector rank</strong>: its place among the chunks whose
         embeddings lie nearest the question) and by words (<strong>text rank</strong>: its place in full-text search),
         and the <strong>fused score</strong> adds 1/(60 + rank) for each, so chunks both searches rank high come first
-        (“—”: that search did not find it).
+        (“—”: not among that search&apos;s candidates).
       </p>
 
       <div aria-live="polite" className="retrieval-results">
@@ -128,10 +136,10 @@ export function RetrievalTester({ documents }: { documents: KnowledgeDocument[] 
               <h3>Nothing matched “{answer.query}”</h3>
               <p>
                 {ready.length === 0
-                  ? "No document is ready yet: upload one and wait for it to be ready."
+                  ? "No document is ready yet: upload one and wait until it is ready."
                   : filterDocument || tag
-                    ? "Try other words, or search all documents."
-                    : "Try other words, or upload the document that answers it."}
+                    ? "The chosen document or tag has no searchable chunks: search all documents instead."
+                    : "Try other words, or upload the document that answers the question."}
               </p>
             </div>
           ) : (
@@ -143,7 +151,7 @@ export function RetrievalTester({ documents }: { documents: KnowledgeDocument[] 
               <ol className="hit-list" aria-label="Retrieved chunks, best first">
                 {hits.map((hit, index) => {
                   const doc = names.get(hit.document_id);
-                  const title = hit.title && hit.title !== hit.filename ? hit.title : null;
+                  const title = distinctTitle(hit.filename, hit.title);
                   return (
                     <li key={hit.chunk_id} className="hit" data-chunk-id={hit.chunk_id} data-filename={hit.filename}>
                       <div className="hit-head">
@@ -173,7 +181,7 @@ export function RetrievalTester({ documents }: { documents: KnowledgeDocument[] 
                           </div>
                         </dl>
                       </div>
-                      <blockquote className="hit-text long-text">{hit.text}</blockquote>
+                      <blockquote className="hit-text long-text">{chunkBody(hit.text, hit.heading)}</blockquote>
                     </li>
                   );
                 })}
