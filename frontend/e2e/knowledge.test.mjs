@@ -269,4 +269,24 @@ describe("the Knowledge page", () => {
     noPageErrors(page);
     await page.context().close();
   });
+
+  test("a tenant without documents is told what to upload and which types", async () => {
+    // Last: empties the demo tenant (seeded documents included).
+    const { body } = await platform.api("GET", "/v1/documents");
+    for (const d of body) {
+      const gone = await platform.api("DELETE", `/v1/documents/${d.id}`, { token: platform.credentials.api_token });
+      assert.equal(gone.status, 204);
+    }
+    const page = await newPage(browser);
+    await openKnowledge(page, "operator");
+    const empty = page.locator(".documents .state-empty");
+    await empty.getByRole("heading", { name: "No documents yet" }).waitFor();
+    const text = await empty.innerText();
+    assert.match(text, /returns or refund policy/);
+    assert.match(text, /PDF, Markdown, plain text, HTML and CSV/);
+    assert.match(text, /50 MiB/);
+    await screenshot(page, "knowledge-empty");
+    noPageErrors(page);
+    await page.context().close();
+  });
 });

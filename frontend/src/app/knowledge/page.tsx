@@ -68,7 +68,7 @@ export default function KnowledgePage() {
         <div className="section-head">
           <h2 id="documents-title">Documents</h2>
           <p className="muted small" aria-live="polite">
-            {documents === undefined
+            {documents === undefined || documents.length === 0
               ? ""
               : `${documents.length} ${documents.length === 1 ? "document" : "documents"}, ${ready} ready. `}
             {updatedAt ? `Updated ${formatDateTime(updatedAt.toISOString())}` : null}
@@ -109,7 +109,7 @@ export default function KnowledgePage() {
         )}
       </section>
 
-      {documents !== undefined ? <RetrievalTester documents={documents} /> : null}
+      {documents?.length ? <RetrievalTester documents={documents} /> : null}
     </div>
   );
 }
