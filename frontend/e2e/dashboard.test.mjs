@@ -252,6 +252,8 @@ describe("an operator", () => {
 test("an ended session goes back to sign-in with a message", async () => {
   const page = await newPage(browser);
   await signIn(page, platform, "viewer");
+  // Let the page finish its own calls, so the first refused one is the navigation's below.
+  await page.waitForLoadState("networkidle");
   const token = await page.evaluate(() => Object.values(sessionStorage).find((v) => v.startsWith("fd_")));
   assert.ok(token, "the session token is in session storage");
   const ended = await platform.api("POST", "/v1/sign-out", { token });

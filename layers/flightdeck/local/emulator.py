@@ -133,6 +133,25 @@ def install_lambda_dispatch() -> None:
 
     models.LambdaFunction.invoke = invoke  # type: ignore[method-assign]
     _deliver_events_to_lambda()
+    _answer_cors_preflights()
+
+
+def _answer_cors_preflights() -> None:
+    """A browser asks S3 (OPTIONS) before PUTting to a presigned URL; S3 answers from the
+    bucket's CORS rules. moto checks the presigned signature on that preflight too, which a
+    preflight cannot pass: answer it from the CORS rules first."""
+    from moto.s3 import responses
+
+    key_response = responses.S3Response._key_response
+
+    def _key_response(self: Any, request: Any, full_url: str) -> Any:
+        if request.method == "OPTIONS":
+            return self._response_options(
+                request.headers, self.parse_bucket_name_from_url(request, full_url)
+            )
+        return key_response(self, request, full_url)
+
+    responses.S3Response._key_response = _key_response  # type: ignore[method-assign]
 
 
 def _deliver_events_to_lambda() -> None:
@@ -255,6 +274,21 @@ class Emulator:
                     Timeout=300,
                 )["FunctionArn"]
             arns[spec.placeholder] = arn
+        # The dashboard PUTs large documents straight to presigned URLs (the frontend stack
+        # gives the bucket the same rule for the dashboard's origin on AWS).
+        s3.put_bucket_cors(
+            Bucket=bucket,
+            CORSConfiguration={
+                "CORSRules": [
+                    {
+                        "AllowedOrigins": ["*"],
+                        "AllowedMethods": ["PUT"],
+                        "AllowedHeaders": ["content-type"],
+                        "MaxAgeSeconds": 3600,
+                    }
+                ]
+            },
+        )
         # Objects created under the knowledge prefix reach the ingest function through
         # EventBridge, as the data stack wires it on AWS.
         s3.put_bucket_notification_configuration(
