@@ -286,6 +286,19 @@ class DataStack(Stack):
             removal_policy=config.removal_policy,
             auto_delete_objects=not config.retain,
             event_bridge_enabled=event_bridge,
+            # The bucket that receives knowledge documents also takes the dashboard's presigned
+            # PUTs of large files from the browser. The signature authorises each PUT; CORS
+            # only lets the browser send it, so any origin may, for PUT with a content type.
+            cors=[
+                s3.CorsRule(
+                    allowed_methods=[s3.HttpMethods.PUT],
+                    allowed_origins=["*"],
+                    allowed_headers=["content-type"],
+                    max_age=3600,
+                )
+            ]
+            if event_bridge
+            else None,
         )
 
     def _waivers(self, config: StageConfig) -> None:

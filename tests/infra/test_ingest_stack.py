@@ -423,3 +423,20 @@ def test_model_ids_default_and_choose_what_is_granted() -> None:
     )
     assert chosen.bedrock_chat_models == ()
     assert chosen.bedrock_embedding_models == ("cohere.embed-v4:0",)
+
+
+def test_the_dashboard_may_put_large_documents_from_the_browser(dev: Synthesized) -> None:
+    """Presigned PUTs from the dashboard need the artifact bucket's CORS rule, and no other
+    bucket has one."""
+    buckets = resources(dev.template("data"), "AWS::S3::Bucket")
+    with_cors = {k for k, b in buckets.items() if "CorsConfiguration" in b["Properties"]}
+    assert with_cors == {artifacts_id(dev)}
+    rules = buckets[artifacts_id(dev)]["Properties"]["CorsConfiguration"]["CorsRules"]
+    assert rules == [
+        {
+            "AllowedHeaders": ["content-type"],
+            "AllowedMethods": ["PUT"],
+            "AllowedOrigins": ["*"],
+            "MaxAge": 3600,
+        }
+    ]
