@@ -278,3 +278,18 @@ def test_reingest_runs_the_same_ingestion_again(api: Api) -> None:
     assert again.json()["status"] in ("queued", "ingesting", "failed")  # the event runs at once
     assert settled(api, bad["id"])["status"] == "failed"
     assert api.post(f"/v1/documents/{bad['id']}/reingest", api.viewer).status_code == 403
+
+
+def test_every_model_call_records_its_tokens_per_node(api: Api, platform: Platform) -> None:
+    run_id = platform.start("support_triage", load_event("password_ticket"))
+    platform.wait_status(run_id, "succeeded")
+    used = [e for e in api.get(f"/v1/runs/{run_id}").json()["events"] if e["type"] == "model.used"]
+    by_node = {(e["node"], e["data"]["kind"], e["data"]["task"]) for e in used}
+    assert by_node == {
+        ("plan", "chat", "support_triage.classify"),
+        ("retrieve", "embedding", "knowledge.search"),
+        ("decide", "chat", "support_triage.draft"),
+        ("reflect", "chat", "support_triage.score"),
+    }
+    assert all(e["data"]["input_tokens"] > 0 for e in used)
+    assert all(e["data"]["model"] for e in used)

@@ -181,6 +181,16 @@ function eventTitle(event: RunEvent): { title: string; detail: string | null; to
     }
     case "approval.escalated":
       return { title: "Approval escalated", detail: `now waits for ${str(data.to) ?? "an admin"}`, tone: "warn" };
+    case "model.used": {
+      const tokensIn = typeof data.input_tokens === "number" ? data.input_tokens : 0;
+      const tokensOut = typeof data.output_tokens === "number" ? data.output_tokens : 0;
+      const what = data.kind === "embedding" ? "embedded with" : "asked";
+      return {
+        title: `${node} ${what} ${str(data.model) ?? "a model"}`,
+        detail: `${str(data.task) ?? "a task"}: ${tokensIn} tokens in${data.kind === "embedding" ? "" : `, ${tokensOut} out`}`,
+        tone: "idle",
+      };
+    }
     case "knowledge.cited":
       return { title: `${node} found knowledge`, detail: citedDetail(data), tone: "info" };
     default:

@@ -23,7 +23,12 @@ from flightdeck.engine import lifecycle
 from flightdeck.engine.compiler import END, INTERRUPT, analyse
 from flightdeck.engine.context import NodeContext
 from flightdeck.engine.registry import Registry
-from flightdeck.engine.stores import PostgresEffects, PostgresKnowledge, PostgresOutcomes
+from flightdeck.engine.stores import (
+    PostgresEffects,
+    PostgresKnowledge,
+    PostgresOutcomes,
+    RecordedModel,
+)
 from flightdeck.engine.workflow import Workflow
 from flightdeck.errors import FlightdeckError, NodeMismatchError, NotFoundError
 from flightdeck.llm.base import EmbeddingProvider, ModelProvider
@@ -136,7 +141,7 @@ class NodeRunner:
             run_id=run.id,
             run_created_at=run.created_at,
             manifest=workflow.manifest,
-            model=self._model,
+            model=RecordedModel(self._model, conn, run.tenant_id, run.id, node),
             knowledge=PostgresKnowledge(conn, run.tenant_id, run.id, node, self._embeddings),
             effects=PostgresEffects(conn, run.tenant_id, run.id, node),
             outcomes=PostgresOutcomes(conn, run.tenant_id, run.id, workflow.name),

@@ -7,12 +7,76 @@ from collections.abc import Callable
 from typing import Any
 
 from flightdeck.engine.context import Passage
-from flightdeck.llm.base import EmbeddingProvider
+from flightdeck.llm.base import EmbeddingProvider, M, ModelProvider, ModelRequest, ModelResult
 from flightdeck.store import documents, outbox, outcomes, runs
 from flightdeck.store.db import Connection
 from flightdeck.store.outcomes import Outcome
 
 KNOWLEDGE_CITED = "knowledge.cited"
+MODEL_USED = "model.used"
+
+
+class RecordedModel:
+    """The model provider as a node sees it: every call's token usage becomes a `model.used`
+    event of the run and node (the telemetry issue prices them)."""
+
+    def __init__(
+        self,
+        model: ModelProvider,
+        conn: Connection,
+        tenant_id: uuid.UUID,
+        run_id: uuid.UUID,
+        node: str,
+    ) -> None:
+        self.name = model.name
+        self._model = model
+        self._conn = conn
+        self._tenant_id = tenant_id
+        self._run_id = run_id
+        self._node = node
+
+    def complete(self, request: ModelRequest[M]) -> ModelResult[M]:
+        result = self._model.complete(request)
+        record_usage(
+            self._conn,
+            self._tenant_id,
+            self._run_id,
+            self._node,
+            kind="chat",
+            task=request.task,
+            model=result.model,
+            input_tokens=result.input_tokens,
+            output_tokens=result.output_tokens,
+        )
+        return result
+
+
+def record_usage(
+    conn: Connection,
+    tenant_id: uuid.UUID,
+    run_id: uuid.UUID,
+    node: str,
+    *,
+    kind: str,
+    task: str,
+    model: str,
+    input_tokens: int,
+    output_tokens: int,
+) -> None:
+    runs.append_event(
+        conn,
+        run_id=run_id,
+        tenant_id=tenant_id,
+        type=MODEL_USED,
+        node=node,
+        data={
+            "kind": kind,
+            "task": task,
+            "model": model,
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+        },
+    )
 
 
 class PostgresKnowledge:
@@ -35,7 +99,19 @@ class PostgresKnowledge:
 
     def search(self, query: str, limit: int = 3) -> list[Passage]:
         provider = self._embeddings()
-        vector = provider.embed([query], purpose="query").vectors[0]
+        embedded = provider.embed([query], purpose="query")
+        record_usage(
+            self._conn,
+            self._tenant_id,
+            self._run_id,
+            self._node,
+            kind="embedding",
+            task="knowledge.search",
+            model=embedded.model,
+            input_tokens=embedded.input_tokens,
+            output_tokens=0,
+        )
+        vector = embedded.vectors[0]
         hits = documents.search(
             self._conn,
             self._tenant_id,
