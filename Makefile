@@ -52,6 +52,7 @@ openapi: install ## regenerate docs/openapi.json, the committed API contract, an
 bench: install ## speed figures beside a baseline measured in the same run
 	$(PY) bench/run.py
 	$(PY) bench/webhooks.py
+	$(PY) bench/retrieval.py
 
 clean:
 	rm -rf $(VENV) .flightdeck build cdk.out .pytest_cache .mypy_cache .ruff_cache
