@@ -10,7 +10,7 @@ import pytest
 
 from flightdeck.engine.context import memory_context
 from flightdeck.engine.runner import StepRequest, decision_as_resume
-from flightdeck.engine.stores import PostgresKnowledge
+from flightdeck.engine.stores import NodeEvents, PostgresKnowledge
 from flightdeck.errors import NodeMismatchError
 from flightdeck.store import approvals
 from tests.conftest import Platform, lambda_context, load_event
@@ -41,9 +41,7 @@ def test_step_functions_path_and_plain_invoke_reach_the_same_state(platform: Pla
             .values
         )
         decided = approvals.get(c, approval.id)
-        knowledge = PostgresKnowledge(
-            c, platform.tenant_id, run_id, "retrieve", lambda: svc.embeddings
-        )
+        knowledge = PostgresKnowledge(c, platform.tenant_id, lambda: svc.embeddings, NodeEvents())
 
         # When the same graph runs under a plain graph.invoke with the same input and decision
         graph = workflow.graph.compile(checkpointer=InMemorySaver())

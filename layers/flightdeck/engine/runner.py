@@ -24,6 +24,7 @@ from flightdeck.engine.compiler import END, INTERRUPT, analyse
 from flightdeck.engine.context import NodeContext
 from flightdeck.engine.registry import Registry
 from flightdeck.engine.stores import (
+    NodeEvents,
     PostgresEffects,
     PostgresKnowledge,
     PostgresOutcomes,
@@ -134,15 +135,23 @@ class NodeRunner:
         return graph
 
     def context(
-        self, conn: Connection, run: runs.Run, workflow: Workflow, node: str
+        self,
+        conn: Connection,
+        run: runs.Run,
+        workflow: Workflow,
+        node: str,
+        events: NodeEvents | None = None,
     ) -> NodeContext:
+        """What `node` may use; the usage and citation events it produces go to `events`,
+        which the caller writes once the node has run."""
+        events = events if events is not None else NodeEvents()
         return NodeContext(
             tenant_id=run.tenant_id,
             run_id=run.id,
             run_created_at=run.created_at,
             manifest=workflow.manifest,
-            model=RecordedModel(self._model, conn, run.tenant_id, run.id, node),
-            knowledge=PostgresKnowledge(conn, run.tenant_id, run.id, node, self._embeddings),
+            model=RecordedModel(self._model, events),
+            knowledge=PostgresKnowledge(conn, run.tenant_id, self._embeddings, events),
             effects=PostgresEffects(conn, run.tenant_id, run.id, node),
             outcomes=PostgresOutcomes(conn, run.tenant_id, run.id, workflow.name),
         )
@@ -280,8 +289,13 @@ class NodeRunner:
                 f"{list(snapshot.next) or 'nothing'} for run {run.id}"
             )
 
-        context = self.context(conn, run, workflow, request.node)
-        graph.invoke(node_input, config, context=context, interrupt_after="*")
+        events = NodeEvents()
+        context = self.context(conn, run, workflow, request.node, events)
+        # "sync": LangGraph writes its checkpoint before the node runs, not beside it; the node's
+        # own queries (knowledge, effects, usage events) share this connection, which takes one
+        # command at a time.
+        graph.invoke(node_input, config, context=context, interrupt_after="*", durability="sync")
+        events.flush(conn, run.tenant_id, run.id, request.node)
         after = graph.get_state(config)
         duration_ms = (time.perf_counter() - started) * 1000
 

@@ -16,32 +16,51 @@ KNOWLEDGE_CITED = "knowledge.cited"
 MODEL_USED = "model.used"
 
 
+class NodeEvents:
+    """Run events a node produces (token usage, citations), kept until the node has run and
+    then written by the runner in the step's transaction. Not written while the node runs:
+    LangGraph may be writing to the same connection then (a resumed node's pending writes)."""
+
+    def __init__(self) -> None:
+        self._events: list[tuple[str, dict[str, Any]]] = []
+
+    def add(self, type_: str, data: dict[str, Any]) -> None:
+        self._events.append((type_, data))
+
+    def usage(
+        self, *, kind: str, task: str, model: str, input_tokens: int, output_tokens: int
+    ) -> None:
+        self.add(
+            MODEL_USED,
+            {
+                "kind": kind,
+                "task": task,
+                "model": model,
+                "input_tokens": input_tokens,
+                "output_tokens": output_tokens,
+            },
+        )
+
+    def flush(self, conn: Connection, tenant_id: uuid.UUID, run_id: uuid.UUID, node: str) -> None:
+        for type_, data in self._events:
+            runs.append_event(
+                conn, run_id=run_id, tenant_id=tenant_id, type=type_, node=node, data=data
+            )
+        self._events.clear()
+
+
 class RecordedModel:
     """The model provider as a node sees it: every call's token usage becomes a `model.used`
     event of the run and node (the telemetry issue prices them)."""
 
-    def __init__(
-        self,
-        model: ModelProvider,
-        conn: Connection,
-        tenant_id: uuid.UUID,
-        run_id: uuid.UUID,
-        node: str,
-    ) -> None:
+    def __init__(self, model: ModelProvider, events: NodeEvents) -> None:
         self.name = model.name
         self._model = model
-        self._conn = conn
-        self._tenant_id = tenant_id
-        self._run_id = run_id
-        self._node = node
+        self._events = events
 
     def complete(self, request: ModelRequest[M]) -> ModelResult[M]:
         result = self._model.complete(request)
-        record_usage(
-            self._conn,
-            self._tenant_id,
-            self._run_id,
-            self._node,
+        self._events.usage(
             kind="chat",
             task=request.task,
             model=result.model,
@@ -49,34 +68,6 @@ class RecordedModel:
             output_tokens=result.output_tokens,
         )
         return result
-
-
-def record_usage(
-    conn: Connection,
-    tenant_id: uuid.UUID,
-    run_id: uuid.UUID,
-    node: str,
-    *,
-    kind: str,
-    task: str,
-    model: str,
-    input_tokens: int,
-    output_tokens: int,
-) -> None:
-    runs.append_event(
-        conn,
-        run_id=run_id,
-        tenant_id=tenant_id,
-        type=MODEL_USED,
-        node=node,
-        data={
-            "kind": kind,
-            "task": task,
-            "model": model,
-            "input_tokens": input_tokens,
-            "output_tokens": output_tokens,
-        },
-    )
 
 
 class PostgresKnowledge:
@@ -87,24 +78,18 @@ class PostgresKnowledge:
         self,
         conn: Connection,
         tenant_id: uuid.UUID,
-        run_id: uuid.UUID,
-        node: str,
         embeddings: Callable[[], EmbeddingProvider],
+        events: NodeEvents,
     ) -> None:
         self._conn = conn
         self._tenant_id = tenant_id
-        self._run_id = run_id
-        self._node = node
         self._embeddings = embeddings
+        self._events = events
 
     def search(self, query: str, limit: int = 3) -> list[Passage]:
         provider = self._embeddings()
         embedded = provider.embed([query], purpose="query")
-        record_usage(
-            self._conn,
-            self._tenant_id,
-            self._run_id,
-            self._node,
+        self._events.usage(
             kind="embedding",
             task="knowledge.search",
             model=embedded.model,
@@ -132,13 +117,9 @@ class PostgresKnowledge:
             )
             for h in hits
         ]
-        runs.append_event(
-            self._conn,
-            run_id=self._run_id,
-            tenant_id=self._tenant_id,
-            type=KNOWLEDGE_CITED,
-            node=self._node,
-            data={
+        self._events.add(
+            KNOWLEDGE_CITED,
+            {
                 "query": query,
                 "embedding_model": provider.model,
                 "chunks": [

@@ -292,7 +292,10 @@ WITH filtered_docs AS (
     WHERE c.tenant_id = %(tenant)s AND q.loose IS NOT NULL AND c.search @@ q.loose
       AND c.document_id IN (SELECT id FROM filtered_docs)
     ORDER BY rank LIMIT %(candidates)s
-), fused AS (
+),
+-- Materialized: otherwise the planner, guessing one document, re-runs both rankings for
+-- every chunk of the tenant in the final join.
+fused AS MATERIALIZED (
     SELECT coalesce(v.id, t.id) AS id, v.rank AS vector_rank, t.rank AS text_rank,
            coalesce(1.0 / (%(rrf)s + v.rank), 0) + coalesce(1.0 / (%(rrf)s + t.rank), 0) AS score
     FROM by_vector v FULL JOIN by_text t ON t.id = v.id
