@@ -2,13 +2,15 @@
 #
 #   make layers                         build the Lambda layers (pip, no Docker), print sizes
 #   make synth [STAGE=dev PREFIX=alice] build the layers and synthesize every stack to cdk.out
-#   make deploy [STAGE=... PREFIX=...]  cdk deploy --all (needs AWS credentials)
+#   make deploy [STAGE=... PREFIX=... CDK_ARGS='-c key=value']  cdk deploy --all (AWS credentials)
 #   make localstack-deploy              cdklocal bootstrap + deploy (needs Docker + LocalStack)
 #   make test-infra                     template assertions and cdk-nag (no AWS, no Docker)
 
 STAGE ?= dev
 PREFIX ?=
-CDK_CONTEXT_ARGS := -c stage=$(STAGE) $(if $(PREFIX),-c prefix=$(PREFIX),)
+# CDK_ARGS: more context for cdk, e.g. CDK_ARGS='-c model_provider=bedrock'.
+CDK_ARGS ?=
+CDK_CONTEXT_ARGS := -c stage=$(STAGE) $(if $(PREFIX),-c prefix=$(PREFIX),) $(CDK_ARGS)
 comma := ,
 CDK_CONTEXT_JSON_VALUE := {"stage": "$(STAGE)"$(if $(PREFIX),$(comma) "prefix": "$(PREFIX)",)}
 CDK := node_modules/.bin/cdk
