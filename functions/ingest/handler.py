@@ -8,7 +8,8 @@ retry policy tries again.
 
 from typing import Any
 
-from flightdeck.observability import lambda_handler
+from flightdeck.errors import NotFoundError
+from flightdeck.observability import lambda_handler, logger
 from flightdeck.services import services
 
 
@@ -24,6 +25,12 @@ def objects(event: dict[str, Any]) -> list[tuple[str, str]]:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     ingested = []
     for bucket, key in objects(event):
-        document = services().knowledge.ingest(bucket, key)
+        try:
+            document = services().knowledge.ingest(bucket, key)
+        except NotFoundError as exc:
+            # Deleted before its event arrived, or not a document: nothing to retry.
+            logger.info("nothing to ingest", extra={"key": key, "reason": str(exc)})
+            ingested.append({"key": key, "status": "skipped"})
+            continue
         ingested.append({"document_id": str(document.id), "status": document.status})
     return {"documents": ingested}

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from flightdeck.errors import TransientError
 from flightdeck.llm.base import EmbeddingProvider, EmbeddingResult
 from flightdeck.store import tenants
 from functions.ingest.handler import handler as ingest_handler
@@ -293,3 +294,41 @@ def test_every_model_call_records_its_tokens_per_node(api: Api, platform: Platfo
     }
     assert all(e["data"]["input_tokens"] > 0 for e in used)
     assert all(e["data"]["model"] for e in used)
+
+
+class FailingEmbeddings(CountingEmbeddings):
+    def embed(self, texts: Sequence[str], *, purpose: Any) -> EmbeddingResult:
+        if purpose == "document" and any("sourdough" in t.lower() for t in texts):
+            raise TransientError("the embedding service is throttling")
+        return self.inner.embed(texts, purpose=purpose)
+
+
+def test_an_embedding_failure_leaves_the_document_failed_with_the_reason(
+    api: Api, platform: Platform
+) -> None:
+    svc = platform.services
+    svc.__dict__["embeddings"] = FailingEmbeddings(svc.embeddings)
+    document = upload(api, "bakery-faq.md", FAQ, "text/markdown").json()
+    failed = settled(api, document["id"])
+    assert failed["status"] == "failed"
+    assert "throttling" in failed["error"]
+    # The provider recovers; a re-ingest (or the event's retry) finishes the job.
+    svc.__dict__["embeddings"] = svc.embeddings.inner
+    assert api.post(f"/v1/documents/{document['id']}/reingest").status_code == 202
+    assert settled(api, document["id"])["status"] == "ready"
+
+
+def test_an_event_for_a_deleted_document_is_skipped(api: Api, platform: Platform) -> None:
+    document = upload(api, "bakery-faq.md", FAQ, "text/markdown").json()
+    settled(api, document["id"])
+    key = _key(platform, document["id"])
+    api.client.delete(f"/v1/documents/{document['id']}", headers=api.headers(api.operator))
+    event = {
+        "detail": {
+            "bucket": {"name": platform.services.settings.artifact_bucket},
+            "object": {"key": key},
+        }
+    }
+    assert ingest_handler(event, lambda_context("ingest")) == {
+        "documents": [{"key": key, "status": "skipped"}]
+    }

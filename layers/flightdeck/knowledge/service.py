@@ -205,24 +205,41 @@ class KnowledgeService:
                 raise NotFoundError(f"no document for s3://{bucket}/{key}")
             if document.status != "ready" or force:
                 documents.set_status(conn, document.id, "ingesting")
-        body = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        try:
+            body = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except self._s3.exceptions.NoSuchKey as exc:
+            raise NotFoundError(f"s3://{bucket}/{key} is gone") from exc
         digest = hashlib.sha256(body).digest()
         provider = self._embeddings()
-        with self._connection() as conn, scoped(conn, tenant_id):
-            document = documents.by_key(conn, key, for_update=True)
-            if document is None:
-                raise NotFoundError(f"document for s3://{bucket}/{key} was deleted")
-            if (
-                not force
-                and document.sha256 == digest
-                and document.embedding_model == provider.model
-                and document.ingested_at is not None
-                and document.error is None
-            ):
-                # This content is in already, with this model: a duplicate event.
-                documents.set_status(conn, document.id, "ready")
-                return replace(document, status="ready")
-            self._ingest_locked(conn, tenant_id, document, body, digest, provider)
+        try:
+            with self._connection() as conn, scoped(conn, tenant_id):
+                current = documents.by_key(conn, key, for_update=True)
+                if current is None:
+                    raise NotFoundError(f"document for s3://{bucket}/{key} was deleted")
+                if (
+                    not force
+                    and current.sha256 == digest
+                    and current.embedding_model == provider.model
+                    and current.ingested_at is not None
+                    and current.error is None
+                ):
+                    # This content is in already, with this model: a duplicate event.
+                    documents.set_status(conn, current.id, "ready")
+                    return replace(current, status="ready")
+                self._ingest_locked(conn, tenant_id, current, body, digest, provider)
+        except NotFoundError:
+            raise
+        except Exception as exc:
+            # The step rolled back; say why on the document, then let the event's retry (or a
+            # re-ingest) try again.
+            with self._connection() as conn, scoped(conn, tenant_id):
+                documents.set_status(
+                    conn,
+                    document.id,
+                    "failed",
+                    error=f"ingestion failed: {type(exc).__name__}: {exc}"[:2000],
+                )
+            raise
         return self.get(tenant_id, document.id)
 
     def _ingest_locked(
