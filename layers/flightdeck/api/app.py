@@ -20,8 +20,8 @@ from flightdeck.api.routes import (
 )
 from flightdeck.api.routes import annotations as annotation_routes
 from flightdeck.api.routes import callbacks as callback_routes
-from flightdeck.knowledge.service import MAX_DIRECT_BYTES
 from flightdeck.services import Services, services
+from flightdeck.store.documents import MAX_DIRECT_BYTES
 
 
 def create_app(get: Callable[[], Services] = services) -> FastAPI:

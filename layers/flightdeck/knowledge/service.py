@@ -30,12 +30,8 @@ from flightdeck.llm.base import EmbeddingProvider
 from flightdeck.observability import logger
 from flightdeck.store import documents
 from flightdeck.store.db import Connection, scoped
-from flightdeck.store.documents import Document, Hit
+from flightdeck.store.documents import MAX_DIRECT_BYTES, MAX_DOCUMENT_BYTES, Document, Hit
 
-# Direct uploads travel through the API (API Gateway caps a request at 10 MB); larger files
-# go straight to S3 with a presigned PUT.
-MAX_DIRECT_BYTES = 5 * 1024 * 1024
-MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
 PRESIGNED_SECONDS = 900
 _KEY = re.compile(r"^tenants/(?P<tenant>[0-9a-f-]{36})/knowledge/(?P<document>[0-9a-f-]{36})/")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")

@@ -19,6 +19,10 @@ from psycopg import sql
 from flightdeck.store.db import Connection
 
 DocumentStatus = Literal["queued", "ingesting", "ready", "failed"]
+# Direct uploads travel through the API (API Gateway caps a request at 10 MB); larger files
+# go straight to S3 with a presigned PUT.
+MAX_DIRECT_BYTES = 5 * 1024 * 1024
+MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
 # Dimensions with an HNSW index of their own (migration 0009).
 INDEXED_DIMENSIONS = (384, 1024, 1536)
 # Reciprocal rank fusion: score = Σ 1 / (RRF_K + rank) over the rankings a chunk appears in.

@@ -18,8 +18,7 @@ from flightdeck.api.schemas import (
     UploadOut,
 )
 from flightdeck.errors import InvalidInputError, PayloadTooLargeError
-from flightdeck.knowledge.service import MAX_DIRECT_BYTES
-from flightdeck.store.documents import Document
+from flightdeck.store.documents import MAX_DIRECT_BYTES, Document
 
 router = APIRouter(tags=["knowledge"])
 
