@@ -240,9 +240,15 @@ describe("an operator", () => {
 
     await page.getByLabel("Comment").fill("Customer called; refunded by phone.");
     await page.getByRole("button", { name: "Add comment" }).click();
-    await page.getByText("Customer called; refunded by phone.").first().waitFor();
-    const notes = (await platform.api("GET", `/v1/runs/${runId}/annotations`)).body;
-    assert.ok(notes.some((n) => n.body === "Customer called; refunded by phone."));
+    await waitFor(
+      async () =>
+        (await platform.api("GET", `/v1/runs/${runId}/annotations`)).body.some(
+          (n) => n.body === "Customer called; refunded by phone.",
+        ),
+      { what: "the comment to be stored" },
+    );
+    // …and listed on the page (not only in the form it was typed into).
+    await page.locator("li[data-annotation-kind=comment]", { hasText: "Customer called; refunded by phone." }).first().waitFor();
     await screenshot(page, "run-cancelled");
     noPageErrors(page);
     await page.context().close();
