@@ -86,20 +86,8 @@ class KnowledgeService:
                 " with POST /v1/documents/uploads (a presigned S3 PUT)"
             )
         kind = detect_content_type(filename, content_type, data)
-        document_id = uuid.uuid4()
-        key = object_key(tenant_id, document_id, filename)
-        with self._connection() as conn, scoped(conn, tenant_id):
-            document = documents.create(
-                conn,
-                tenant_id=tenant_id,
-                document_id=document_id,
-                filename=filename,
-                content_type=kind,
-                size_bytes=len(data),
-                s3_key=key,
-                tags=tags,
-            )
-        self._s3.put_object(Bucket=self._bucket, Key=key, Body=data, ContentType=kind)
+        document = self._queue(tenant_id, filename, kind, len(data), tags)
+        self._s3.put_object(Bucket=self._bucket, Key=document.s3_key, Body=data, ContentType=kind)
         return self.get(tenant_id, document.id)
 
     def presign(
@@ -118,25 +106,35 @@ class KnowledgeService:
                 f"{filename} is {size_bytes} bytes; the limit is {MAX_DOCUMENT_BYTES} bytes"
             )
         kind = detect_content_type(filename, content_type)
+        document = self._queue(tenant_id, filename, kind, size_bytes, tags)
+        url = self._s3.generate_presigned_url(
+            "put_object",
+            Params={"Bucket": self._bucket, "Key": document.s3_key, "ContentType": kind},
+            ExpiresIn=PRESIGNED_SECONDS,
+        )
+        return Upload(document, url, {"content-type": kind}, PRESIGNED_SECONDS)
+
+    def _queue(
+        self,
+        tenant_id: uuid.UUID,
+        filename: str,
+        content_type: str,
+        size_bytes: int,
+        tags: Sequence[str],
+    ) -> Document:
+        """A `queued` document row with the key its object will have."""
         document_id = uuid.uuid4()
-        key = object_key(tenant_id, document_id, filename)
         with self._connection() as conn, scoped(conn, tenant_id):
-            document = documents.create(
+            return documents.create(
                 conn,
                 tenant_id=tenant_id,
                 document_id=document_id,
                 filename=filename,
-                content_type=kind,
+                content_type=content_type,
                 size_bytes=size_bytes,
-                s3_key=key,
+                s3_key=object_key(tenant_id, document_id, filename),
                 tags=tags,
             )
-        url = self._s3.generate_presigned_url(
-            "put_object",
-            Params={"Bucket": self._bucket, "Key": key, "ContentType": kind},
-            ExpiresIn=PRESIGNED_SECONDS,
-        )
-        return Upload(document, url, {"content-type": kind}, PRESIGNED_SECONDS)
 
     # --- reading and removing --------------------------------------------------------------
 
