@@ -10,8 +10,13 @@ support words and pseudo-words, each document leaning on a topic of its own), so
 text has something to match, and its vector is the offline embedder's (`offline-hashing-v1`) of
 that body: the vectors retrieval really sees with the default provider, not random points.
 
-Figures, for tenant-filtered queries on the large tenant, a small one and a tiny one (each query
-is a few words cut from one of the tenant's chunks, embedded like a user's question):
+Chunks are partitioned by tenant (16 hash partitions, migration 0010), each partition with its
+own HNSW graph; Postgres runs with shared_buffers sized as RDS sizes it (a quarter of a 4 GB
+instance), so the large tenant's index stays in memory as it would on AWS.
+
+Figures, for tenant-filtered queries on the large tenant, a medium (~5%), a small (~0.5%) and a
+tiny one (each query is a few words cut from one of the tenant's chunks, embedded like a user's
+question):
 - recall@10 of the vector ranking `documents.search` fuses (HNSW, cosine, pgvector 0.8 iterative
   scan, its `ef_search` / `max_scan_tuples`) against exact k-NN over the tenant's rows (the same
   query with index scans off: a scan of the tenant's rows and a sort); ties at the 10th distance
@@ -21,7 +26,7 @@ is a few words cut from one of the tenant's chunks, embedded like a user's quest
 - the share of queries that return full k (k, or every row when the tenant has fewer; for the
   vector ranking, all of search's 4k candidates);
 - the full-text ranking of search alone (no target: it shows where hybrid time goes), with the
-  share of the tenant's chunks a query's OR-ed words match;
+  share of queries whose rare words (`knowledge_terms`) matched any chunk;
 - p50/p95 latency of one scoped transaction (as the application role, under row-level security)
   around each query; baseline: the exact query on the same rows.
 - ingestion: the offline embedder's throughput (one process), the bulk load (COPY, index build),
@@ -36,16 +41,18 @@ import argparse
 import hashlib
 import os
 import random
+import re
 import shlex
 import statistics
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -206,72 +213,25 @@ def recall_at(
 
 # --- the queries -----------------------------------------------------------------------------
 
-# The `nearest` CTE of `documents.search`, verbatim (no document or tag filters), alone: the
-# vector ranking that search fuses. Checked against search's `vector_rank`s on every query.
-VECTOR_SQL = """
-WITH filtered_docs AS (
-    SELECT d.id, d.filename, d.title FROM documents d
-    WHERE d.tenant_id = %(tenant)s AND d.status = 'ready'
-      AND (cardinality(%(documents)s::uuid[]) = 0 OR d.id = ANY (%(documents)s::uuid[]))
-      AND (cardinality(%(tags)s::text[]) = 0 OR d.tags && %(tags)s::text[])
-), nearest AS (
-    SELECT c.id, c.embedding::vector(384) <=> %(embedding)s::vector(384) AS distance
-    FROM document_chunks c
-    WHERE c.tenant_id = %(tenant)s AND c.embedding_dimension = 384
-      AND c.embedding_model = %(model)s
-      AND c.document_id IN (SELECT id FROM filtered_docs)
-    ORDER BY distance
-    LIMIT %(candidates)s
-)
-SELECT id, distance FROM nearest ORDER BY distance, id
-"""
 
-# The full-text ranking of `documents.search` (its `q` and `by_text` CTEs), alone.
-TEXT_SQL = """
-WITH filtered_docs AS (
-    SELECT d.id, d.filename, d.title FROM documents d
-    WHERE d.tenant_id = %(tenant)s AND d.status = 'ready'
-      AND (cardinality(%(documents)s::uuid[]) = 0 OR d.id = ANY (%(documents)s::uuid[]))
-      AND (cardinality(%(tags)s::text[]) = 0 OR d.tags && %(tags)s::text[])
-), q AS (
-    SELECT (SELECT to_tsquery('english', string_agg(lexeme, ' | '))
-            FROM unnest(to_tsvector('english', %(query)s))) AS loose
-), by_text AS (
-    SELECT c.id, row_number() OVER (ORDER BY ts_rank_cd(c.search, q.loose) DESC, c.id) AS rank
-    FROM document_chunks c, q
-    WHERE c.tenant_id = %(tenant)s AND q.loose IS NOT NULL AND c.search @@ q.loose
-      AND c.document_id IN (SELECT id FROM filtered_docs)
-    ORDER BY rank LIMIT %(candidates)s
-)
-SELECT id, rank FROM by_text
-"""
-MATCHES_SQL = """
-SELECT count(*) AS n FROM document_chunks c
-WHERE c.tenant_id = %(tenant)s
-  AND c.search @@ (SELECT to_tsquery('english', string_agg(lexeme, ' | '))
-                   FROM unnest(to_tsvector('english', %(query)s)))
-"""
-
-
-def vector_params(tenant: uuid.UUID, vector_text: str, model: str, limit: int) -> dict[str, Any]:
-    return {
-        "tenant": tenant,
-        "documents": [],
-        "tags": [],
-        "model": model,
-        "embedding": vector_text,
-        "candidates": limit,
-    }
-
-
-def search_settings(conn: Any, ef_search: int | None = None) -> None:
-    """What `documents.search` sets before its query (ef_search overridable for the sweep)."""
+def statement(ranking: Literal["vector", "text"]) -> Any:
+    """One of `documents.search`'s two rankings alone, as search runs it."""
     from flightdeck.store import documents
 
-    candidates = max(K * documents.CANDIDATES_PER_RESULT, 20)
-    conn.execute("SET LOCAL hnsw.iterative_scan = 'relaxed_order'")
-    conn.execute(f"SET LOCAL hnsw.max_scan_tuples = {documents.MAX_SCAN_TUPLES}")
-    conn.execute(f"SET LOCAL hnsw.ef_search = {ef_search or max(candidates, 40)}")
+    return documents.ranking_statement(ranking, 384)
+
+
+@contextmanager
+def exact_search() -> Iterator[None]:
+    """`documents.search` never sends a tenant to the HNSW graph (the exact baseline)."""
+    from flightdeck.store import documents
+
+    saved = documents.EXACT_SCAN_ROWS
+    documents.EXACT_SCAN_ROWS = 2**62
+    try:
+        yield
+    finally:
+        documents.EXACT_SCAN_ROWS = saved
 
 
 def exact_settings(conn: Any) -> None:
@@ -281,16 +241,46 @@ def exact_settings(conn: Any) -> None:
     conn.execute("SET LOCAL enable_indexonlyscan = off")
 
 
-def plan_of(conn: Any, statement: str, params: dict[str, Any]) -> str:
-    lines = [r["QUERY PLAN"] for r in conn.execute("EXPLAIN " + statement, params).fetchall()]
-    text = "\n".join(lines)
-    if "document_chunks_hnsw_384" in text:
-        return "hnsw"
+def prepare(
+    conn: Any,
+    tenant: uuid.UUID,
+    query: tuple[str, list[float]],
+    model: str,
+    *,
+    exact: bool = False,
+    ef_search: int | None = None,
+) -> dict[str, Any]:
+    """In the caller's transaction, what `documents.search` does before its statement; with
+    `exact`, then index scans off. The statements' parameters."""
+    from flightdeck.store import documents
+
+    text, vector = query
+    if exact:
+        with exact_search():
+            prepared = documents.prepare_search(
+                conn, tenant, query=text, embedding=vector, model=model, k=K
+            )
+        exact_settings(conn)
+    else:
+        prepared = documents.prepare_search(
+            conn, tenant, query=text, embedding=vector, model=model, k=K, ef_search=ef_search
+        )
+    return prepared.parameters
+
+
+def plan_of(conn: Any, query: Any, params: dict[str, Any]) -> str:
+    from psycopg import sql
+
+    explain = sql.SQL("EXPLAIN {}").format(query)
+    text = "\n".join(r["QUERY PLAN"] for r in conn.execute(explain, params).fetchall())
+    # The partitions' HNSW indexes are named after the expression: <partition>_embedding_idx.
+    if re.search(r"Index Scan using document_chunks_p\d+_embedding\w*_idx", text):
+        return "hnsw (partition)"
     if "Bitmap Heap Scan on document_chunks" in text:
         return "bitmap+sort"
     if "Seq Scan on document_chunks" in text:
         return "seq+sort"
-    if "Index Scan using document_chunks_tenant" in text:
+    if re.search(r"Index Scan using document_chunks_p\d+_(tenant|document|pkey)", text):
         return "btree+sort"
     return "other"
 
@@ -299,10 +289,8 @@ def as_text(v: Sequence[float]) -> str:
     return "[" + ",".join(repr(float(x)) for x in v) + "]"
 
 
-def ranking_of(
-    conn: Any, tenant: uuid.UUID, vector_text: str, model: str, limit: int
-) -> list[tuple[uuid.UUID, float]]:
-    rows = conn.execute(VECTOR_SQL, vector_params(tenant, vector_text, model, limit)).fetchall()
+def ranking_of(conn: Any, params: dict[str, Any], limit: int) -> list[tuple[uuid.UUID, float]]:
+    rows = conn.execute(statement("vector"), {**params, "candidates": limit}).fetchall()
     return [(r["id"], float(r["distance"])) for r in rows]
 
 
@@ -318,21 +306,19 @@ def sweep_tenant(
     from flightdeck.store import documents
     from flightdeck.store.db import scoped
 
-    candidates = max(K * documents.CANDIDATES_PER_RESULT, 20)
+    candidates = documents.candidates_for(K)
     exacts = []
-    for _, vector in queries:
+    for query in queries:
         with scoped(conn, tenant):
-            exact_settings(conn)
-            exacts.append(ranking_of(conn, tenant, as_text(vector), model, K))
+            exacts.append(ranking_of(conn, prepare(conn, tenant, query, model, exact=True), K))
     out = []
-    for ef in (40, 64, 100, 200, 400):
+    for ef in (64, 100, documents.EF_SEARCH, 200, 300):
         series = Series()
-        for (_, vector), exact in zip(queries, exacts, strict=True):
-            vtext = as_text(vector)
+        for query, exact in zip(queries, exacts, strict=True):
             t = time.perf_counter()
             with scoped(conn, tenant):
-                search_settings(conn, ef_search=ef)
-                ranking = ranking_of(conn, tenant, vtext, model, candidates)
+                params = prepare(conn, tenant, query, model, ef_search=ef)
+                ranking = ranking_of(conn, params, candidates)
             series.latencies.append((time.perf_counter() - t) * 1000)
             series.recalls.append(recall_at(ranking[:K], exact))
         out.append((ef, series.recall, series.p50, series.p95))
@@ -352,7 +338,7 @@ class TenantResult:
     exact_plan: str
     rank_mismatches: int
     sweep: list[tuple[int, float, float, float]] = field(default_factory=list)
-    matched: list[float] = field(default_factory=list)  # share of the tenant's chunks
+    matched: list[bool] = field(default_factory=list)  # the text ranking found something
 
 
 def measure_tenant(
@@ -369,41 +355,31 @@ def measure_tenant(
     from flightdeck.store import documents
     from flightdeck.store.db import scoped
 
-    candidates = max(K * documents.CANDIDATES_PER_RESULT, 20)
+    candidates = documents.candidates_for(K)
     want_candidates, want_k = min(candidates, size), min(K, size)
 
-    def vector_ranking(text: str) -> list[tuple[uuid.UUID, float]]:
-        return ranking_of(conn, tenant, text, model, candidates)
-
-    def exact_ranking(text: str) -> list[tuple[uuid.UUID, float]]:
-        return ranking_of(conn, tenant, text, model, K)
-
     with scoped(conn, tenant):
-        search_settings(conn)
-        plan = plan_of(conn, VECTOR_SQL, vector_params(tenant, as_text(queries[0][1]), model, 40))
+        plan = plan_of(conn, statement("vector"), prepare(conn, tenant, queries[0], model))
     with scoped(conn, tenant):
-        exact_settings(conn)
         exact_plan = plan_of(
-            conn, VECTOR_SQL, vector_params(tenant, as_text(queries[0][1]), model, K)
+            conn, statement("vector"), prepare(conn, tenant, queries[0], model, exact=True)
         )
 
     result = TenantResult(
         label, size, Series(), Series(), Series(), Series(), Series(), plan, exact_plan, 0
     )
-    for n, (text, vector) in enumerate(queries[:warmup] + queries):
+    for n, query in enumerate(queries[:warmup] + queries):
         record = n >= warmup
-        vtext = as_text(vector)
+        text, vector = query
 
         t = time.perf_counter()
         with scoped(conn, tenant):
-            exact_settings(conn)
-            exact = exact_ranking(vtext)
+            exact = ranking_of(conn, prepare(conn, tenant, query, model, exact=True), K)
         exact_ms = (time.perf_counter() - t) * 1000
 
         t = time.perf_counter()
         with scoped(conn, tenant):
-            search_settings(conn)
-            ranking = vector_ranking(vtext)
+            ranking = ranking_of(conn, prepare(conn, tenant, query, model), candidates)
         vector_ms = (time.perf_counter() - t) * 1000
 
         t = time.perf_counter()
@@ -412,26 +388,23 @@ def measure_tenant(
         hybrid_ms = (time.perf_counter() - t) * 1000
 
         t = time.perf_counter()
-        with scoped(conn, tenant):
+        with scoped(conn, tenant), exact_search():
             exact_settings(conn)
             exact_hits = documents.search(
                 conn, tenant, query=text, embedding=vector, model=model, k=K
             )
         exact_hybrid_ms = (time.perf_counter() - t) * 1000
 
-        text_params = {**vector_params(tenant, vtext, model, candidates), "query": text}
         t = time.perf_counter()
         with scoped(conn, tenant):
-            by_text = conn.execute(TEXT_SQL, text_params).fetchall()
+            params = prepare(conn, tenant, query, model)
+            by_text = conn.execute(statement("text"), params).fetchall()
         text_ms = (time.perf_counter() - t) * 1000
 
         if not record:
             continue
-        with scoped(conn, tenant):
-            matched = conn.execute(MATCHES_SQL, text_params).fetchone()["n"]
-        result.matched.append(matched / size)
+        result.matched.append(len(by_text) > 0)
         result.text.latencies.append(text_ms)
-        result.text.full.append(len(by_text) == min(candidates, matched))
         # The ranking measured here is the one search fused: same ids at the same ranks.
         if any(
             h.vector_rank is not None
@@ -498,8 +471,10 @@ def load(
             tenants.append((tenant.id, size))
         # Bulk load: drop the vector and text indexes (their definitions as migrated), COPY,
         # then build them once, as a re-embed or restore would.
+        # pg_indexes defines a partitioned table's index ON ONLY the parent; built from the
+        # parent here, it builds every partition's.
         defs = {
-            r["indexname"]: r["indexdef"]
+            r["indexname"]: r["indexdef"].replace(" ON ONLY ", " ON ")
             for r in owner.execute(
                 "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'document_chunks'"
                 " AND indexname IN ('document_chunks_hnsw_384', 'document_chunks_search')"
@@ -513,6 +488,7 @@ def load(
                 if value
             )
             head, where, tail = defs["document_chunks_hnsw_384"].partition(" WHERE ")
+            head = re.sub(r" WITH \(.*\)$", "", head)  # the migration's own options
             defs["document_chunks_hnsw_384"] = f"{head} WITH ({options}){where}{tail}"
         for name in defs:
             owner.execute(f"DROP INDEX {name}")
@@ -717,10 +693,7 @@ def print_report(
     checks: list[tuple[str, bool]] = []
     for r in results:
         name = f"{r.label} ({r.size:,})"
-        matched = (
-            f"gin; query matches p50 {statistics.median(r.matched):.0%}"
-            f" p95 {percentile(r.matched, 0.95):.0%} of rows"
-        )
+        matched = f"gin; rare words matched in {sum(r.matched) / len(r.matched):.0%} of queries"
         rows: list[tuple[str, Series, Series | None, str]] = [
             ("vector ranking of search (HNSW)", r.vector, r.exact_vector, r.plan),
             ("text ranking of search alone", r.text, None, matched),
@@ -731,9 +704,10 @@ def print_report(
         for i, (query, series, base, plan) in enumerate(rows):
             recall = f"{series.recall:9.3f}" if series.recalls else f"{'-':>9}"
             ratio = f"{series.p50 / base.p50:11.2f}x" if base else f"{'-':>12}"
+            full = f"{series.full_share:7.0%}" if series.full else f"{'-':>7}"
             print(
                 f"{name if i == 0 else '':<18} {query:<36} {recall}"
-                f" {series.full_share:7.0%} {series.p50:8.2f} {series.p95:8.2f}"
+                f" {full} {series.p50:8.2f} {series.p95:8.2f}"
                 f" {ratio}  {plan}"
             )
         for what, series in (("vector", r.vector), ("hybrid", r.hybrid)):
@@ -766,17 +740,31 @@ def print_report(
     )
     for text, ok in checks:
         print(f"  {verdict(ok)}  {text}")
+    from flightdeck.store import documents
+
     swept = [r for r in results if r.sweep]
     if swept:
         print(
             "\nsweep: vector ranking recall@10 / p50 / p95 by hnsw.ef_search"
-            " (search sets max(4k, 40) = 40)"
+            f" (search sets {documents.EF_SEARCH})"
         )
         for r in swept:
             cells = "   ".join(
                 f"ef {ef}: {rec:.3f} {p50:.2f}/{p95:.2f} ms" for ef, rec, p50, p95 in r.sweep
             )
             print(f"  {r.label:<8} {cells}")
+
+
+def size_like_rds(pg: Any) -> None:
+    """shared_buffers as RDS sizes it by default (a quarter of the instance's memory; 1 GB
+    for a 4 GB instance), not initdb's 128 MB: a tenant's index and rows stay in memory, as
+    they do on AWS. A restart applies it."""
+    import psycopg
+
+    with psycopg.connect(pg.url(), autocommit=True) as conn:
+        conn.execute("ALTER SYSTEM SET shared_buffers = '1GB'")
+    pg.stop()
+    pg.start()
 
 
 def main() -> None:
@@ -799,14 +787,17 @@ def main() -> None:
     rng = random.Random(args.seed)
     corpus = Corpus(rng)
     sizes = tenant_sizes(args.chunks)
-    # Query tenants: the large one, a small one (~0.5% of the chunks), the tiniest.
+    # Query tenants: the large one, a medium (~5% of the chunks) and a small one (~0.5%), the
+    # tiniest.
+    medium = min(range(1, len(sizes)), key=lambda i: abs(sizes[i] - args.chunks * 0.05))
     small = min(range(1, len(sizes)), key=lambda i: abs(sizes[i] - args.chunks * 0.005))
-    picks = {0: "large", small: "small", len(sizes) - 1: "tiny"}
+    picks = {0: "large", medium: "medium", small: "small", len(sizes) - 1: "tiny"}
 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="fd-bench-retrieval-") as tmp:
         pg = EmbeddedPostgres(Path(tmp) / "pg").start()
         try:
+            size_like_rds(pg)
             url = pg.ensure_database("bench")
             with connect(url) as owner:
                 migrate(owner)

@@ -1,9 +1,11 @@
 """A tenant's knowledge documents, their chunks, and hybrid search over them.
 
 Search fuses two rankings by reciprocal rank fusion: the vector k-NN (cosine, on the HNSW index
-of the query's dimension) and Postgres full-text search. pgvector 0.8's iterative index scans
-keep a filtered k-NN from coming back short: the index is walked until enough rows pass the
-tenant (and document/tag) filters, not just `ef_search` candidates.
+of the query's dimension, one graph per tenant partition) and Postgres full-text search.
+pgvector 0.8's iterative index scans keep a filtered k-NN from coming back short: the index is
+walked until enough rows pass the tenant (and document/tag) filters, not just `ef_search`
+candidates. Full-text search picks rows by the question's rarest words (`knowledge_terms`), so
+it ranks a bounded number of rows however many chunks share a common word.
 """
 
 from __future__ import annotations
@@ -23,14 +25,24 @@ DocumentStatus = Literal["queued", "ingesting", "ready", "failed"]
 # go straight to S3 with a presigned PUT.
 MAX_DIRECT_BYTES = 5 * 1024 * 1024
 MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
-# Dimensions with an HNSW index of their own (migration 0009).
+# Dimensions with an HNSW index of their own (migrations 0009, 0010).
 INDEXED_DIMENSIONS = (384, 1024, 1536)
 # Reciprocal rank fusion: score = Σ 1 / (RRF_K + rank) over the rankings a chunk appears in.
 RRF_K = 60
 # How many candidates each ranking contributes before fusion, per result asked for.
 CANDIDATES_PER_RESULT = 4
-# Index walking for filtered k-NN: enough for a small tenant inside a large table.
+# Index walking for filtered k-NN: enough for a small tenant inside a large partition.
 MAX_SCAN_TUPLES = 40_000
+# The HNSW candidate list (`hnsw.ef_search`): recall@10 0.98 on a 40,000-chunk tenant of
+# lexical (offline) vectors, `bench/retrieval.py`. Real embeddings reach it with less.
+EF_SEARCH = 160
+# Full-text search picks rows by the question's words rarest first, while the chunks they
+# match stay within this many: ranking costs ~5 us a row, and a word in thousands of a
+# tenant's chunks tells them apart no better than the vector ranking does.
+TEXT_RANKED_ROWS = 400
+# A tenant with more chunks than this is searched through its partition's HNSW graph; fewer
+# are read and sorted exactly (a few milliseconds, and exact).
+EXACT_SCAN_ROWS = 1000
 
 _DOC_COLUMNS = (
     "id, tenant_id, filename, content_type, size_bytes, s3_key, sha256, title, tags, status,"
@@ -247,6 +259,183 @@ def models_in_use(conn: Connection, tenant_id: uuid.UUID) -> list[tuple[str, int
     return [(r["embedding_model"], r["embedding_dimension"]) for r in rows]
 
 
+# Hybrid search, in named parts: `search` joins them all; `ranking_statement` runs one ranking
+# alone (the retrieval benchmark measures each against its exact counterpart). Both run after
+# `prepare_search`, whose parameters they take.
+_FILTERED_DOCS = """
+filtered_docs AS (
+    SELECT d.id, d.filename, d.title FROM documents d
+    WHERE d.tenant_id = %(tenant)s AND d.status = 'ready'{filters}
+)"""
+# Only the filters asked for: Postgres cannot estimate "no filter, or this one", and taking a
+# tenant's 700 documents for 5 chose plans that read every chunk.
+_BY_DOCUMENT = " AND d.id = ANY (%(documents)s::uuid[])"
+_BY_TAG = " AND d.tags && %(tags)s::text[]"
+_NEAREST = """
+nearest AS (
+    SELECT c.id, c.embedding::{typed} <=> %(embedding)s::{typed} AS distance
+    FROM document_chunks c
+    WHERE c.tenant_id = %(tenant)s AND c.embedding_dimension = {dimension}
+      AND c.embedding_model = %(model)s
+      AND c.document_id IN (SELECT id FROM filtered_docs)
+    ORDER BY distance
+    LIMIT %(candidates)s
+)"""
+# Rows are picked by the question's rare words and ranked by all of them (a question rarely
+# repeats a chunk's phrase); both queries are constants to the planner, so it reads the GIN
+# index for the rare ones.
+_BY_TEXT = """
+by_text AS (
+    SELECT c.id, row_number() OVER (
+               ORDER BY ts_rank_cd(c.search, %(loose)s::tsquery) DESC, c.id) AS rank
+    FROM document_chunks c
+    WHERE c.tenant_id = %(tenant)s AND c.search @@ %(rare)s::tsquery
+      AND c.document_id IN (SELECT id FROM filtered_docs)
+    ORDER BY rank LIMIT %(candidates)s
+)"""
+_FUSED = """
+by_vector AS (
+    SELECT id, row_number() OVER (ORDER BY distance, id) AS rank FROM nearest
+),
+-- Materialized: otherwise the planner, guessing one document, re-runs both rankings for
+-- every chunk of the tenant in the final join.
+fused AS MATERIALIZED (
+    SELECT coalesce(v.id, t.id) AS id, v.rank AS vector_rank, t.rank AS text_rank,
+           coalesce(1.0 / (%(rrf)s + v.rank), 0) + coalesce(1.0 / (%(rrf)s + t.rank), 0) AS score
+    FROM by_vector v FULL JOIN by_text t ON t.id = v.id
+)"""
+_FUSED_SELECT = """
+SELECT c.id AS chunk_id, c.document_id, d.filename, d.title, c.ordinal, c.heading, c.body,
+       f.vector_rank, f.text_rank, f.score::float8 AS score
+FROM fused f JOIN document_chunks c ON c.tenant_id = %(tenant)s AND c.id = f.id
+JOIN filtered_docs d ON d.id = c.document_id
+ORDER BY f.score DESC, f.vector_rank NULLS LAST, c.id
+LIMIT %(k)s
+"""
+# One round trip before the search: index scan settings for the transaction, the way to read
+# the vectors, and the full-text queries. The question's words (stemmed) are quoted as tsquery
+# operands as they are (already normalised; none holds a backslash).
+_PREPARE = """
+WITH terms AS (
+    SELECT w.lexeme, coalesce(t.chunks, 0) AS chunks,
+           chr(39) || replace(w.lexeme, chr(39), chr(39) || chr(39)) || chr(39) AS operand
+    FROM unnest(tsvector_to_array(to_tsvector('english', %(query)s))) w (lexeme)
+    LEFT JOIN knowledge_terms t ON t.tenant_id = %(tenant)s AND t.lexeme = w.lexeme
+    WHERE strpos(w.lexeme, chr(92)) = 0
+), rare AS (
+    -- Rarest first, while the chunks they match stay within the budget.
+    SELECT operand FROM (
+        SELECT operand, sum(chunks) OVER (ORDER BY chunks, lexeme) AS running
+        FROM terms WHERE chunks > 0) r
+    WHERE running <= %(text_rows)s
+), size AS (
+    SELECT coalesce(sum(chunk_count), 0) > %(exact_rows)s AS graph FROM documents
+    WHERE tenant_id = %(tenant)s AND status = 'ready' AND embedding_model = %(model)s
+)
+SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true) AS iterative_scan,
+       set_config('hnsw.max_scan_tuples', %(max_scan_tuples)s, true) AS max_scan_tuples,
+       set_config('hnsw.ef_search', %(ef_search)s, true) AS ef_search,
+       current_setting('enable_sort') AS enable_sort,
+       -- Sorting priced out leaves the HNSW graph the only way to order the vectors.
+       set_config('enable_sort', CASE WHEN size.graph THEN 'off'
+                                      ELSE current_setting('enable_sort') END, true) AS sort,
+       size.graph,
+       (SELECT string_agg(operand, ' | ') FROM rare) AS rare,
+       (SELECT string_agg(operand, ' | ') FROM terms) AS loose
+FROM size
+"""
+
+
+def _statement(
+    dimension: int, *parts: str, documents: bool = False, tags: bool = False
+) -> sql.Composed:
+    if dimension not in INDEXED_DIMENSIONS:
+        raise ValueError(f"no vector index for dimension {dimension}: {INDEXED_DIMENSIONS}")
+    text = "WITH" + ",".join(parts[:-1]) + "\n" + parts[-1]
+    filters = (_BY_DOCUMENT if documents else "") + (_BY_TAG if tags else "")
+    return sql.SQL(text).format(
+        typed=sql.SQL("vector({})").format(sql.Literal(dimension)),
+        dimension=sql.Literal(dimension),
+        filters=sql.SQL(filters),
+    )
+
+
+def ranking_statement(ranking: Literal["vector", "text"], dimension: int) -> sql.Composed:
+    """One of search's two rankings alone (no document or tag filter): rows (id, distance)
+    for the vector ranking, (id, rank) for the full-text one (none without a rare word)."""
+    if ranking == "vector":
+        return _statement(
+            dimension, _FILTERED_DOCS, _NEAREST, "SELECT id, distance FROM nearest ORDER BY 2, 1"
+        )
+    return _statement(dimension, _FILTERED_DOCS, _BY_TEXT, "SELECT id, rank FROM by_text")
+
+
+def candidates_for(k: int) -> int:
+    """How many rows each ranking contributes to the fusion for `k` results."""
+    return max(k * CANDIDATES_PER_RESULT, 20)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What `prepare_search` set and found, and the parameters of the search statements."""
+
+    parameters: dict[str, Any]
+    graph: bool  # the vectors are read through the HNSW graph (sorting priced out)
+    enable_sort: str  # the transaction's setting before, for `finish_search`
+
+
+def prepare_search(
+    conn: Connection,
+    tenant_id: uuid.UUID,
+    *,
+    query: str,
+    embedding: Sequence[float],
+    model: str,
+    k: int = 5,
+    document_ids: Sequence[uuid.UUID] = (),
+    tags: Sequence[str] = (),
+    ef_search: int | None = None,
+) -> Prepared:
+    """One round trip, in the caller's transaction: pgvector 0.8's iterative index scan (walk
+    the graph until enough rows pass the filters) with search's candidate list; a tenant with
+    more than EXACT_SCAN_ROWS chunks read through its partition's HNSW graph, a smaller one
+    by its rows and an exact sort (Postgres, misjudging how many rows the document filter
+    keeps, would otherwise sort thousands); the full-text queries."""
+    row = conn.execute(
+        _PREPARE,
+        {
+            "query": query,
+            "tenant": tenant_id,
+            "model": model,
+            "text_rows": TEXT_RANKED_ROWS,
+            "exact_rows": EXACT_SCAN_ROWS,
+            "max_scan_tuples": str(MAX_SCAN_TUPLES),
+            "ef_search": str(ef_search or max(candidates_for(k), EF_SEARCH)),
+        },
+    ).fetchone()
+    assert row is not None
+    parameters = {
+        "tenant": tenant_id,
+        "documents": list(document_ids),
+        "tags": list(tags),
+        "model": model,
+        "embedding": "[" + ",".join(repr(float(x)) for x in embedding) + "]",
+        "candidates": candidates_for(k),
+        # No rare word: NULL, which matches nothing (the text ranking is empty).
+        "rare": row["rare"],
+        "loose": row["loose"],
+        "rrf": RRF_K,
+        "k": k,
+    }
+    return Prepared(parameters, row["graph"], row["enable_sort"])
+
+
+def finish_search(conn: Connection, prepared: Prepared) -> None:
+    """Give the transaction back its sort setting (the rest of it plans as usual)."""
+    if prepared.graph:
+        conn.execute("SELECT set_config('enable_sort', %s, true)", (prepared.enable_sort,))
+
+
 def search(
     conn: Connection,
     tenant_id: uuid.UUID,
@@ -260,83 +449,26 @@ def search(
 ) -> list[Hit]:
     """The `k` best chunks of the tenant for `query`: vector and full-text rankings fused by
     reciprocal rank. Only chunks embedded with `model` are compared with the query vector."""
-    dimension = len(embedding)
-    if dimension not in INDEXED_DIMENSIONS:
-        raise ValueError(f"no vector index for dimension {dimension}: {INDEXED_DIMENSIONS}")
-    candidates = max(k * CANDIDATES_PER_RESULT, 20)
-    # Walk the HNSW graph until enough rows pass the filters (pgvector 0.8).
-    conn.execute("SET LOCAL hnsw.iterative_scan = 'relaxed_order'")
-    conn.execute(f"SET LOCAL hnsw.max_scan_tuples = {MAX_SCAN_TUPLES}")
-    conn.execute(f"SET LOCAL hnsw.ef_search = {max(candidates, 40)}")
-    typed = sql.SQL("vector({})").format(sql.Literal(dimension))
-    statement = sql.SQL(
-        """
-WITH filtered_docs AS (
-    SELECT d.id, d.filename, d.title FROM documents d
-    WHERE d.tenant_id = %(tenant)s AND d.status = 'ready'
-      AND (cardinality(%(documents)s::uuid[]) = 0 OR d.id = ANY (%(documents)s::uuid[]))
-      AND (cardinality(%(tags)s::text[]) = 0 OR d.tags && %(tags)s::text[])
-), nearest AS (
-    SELECT c.id, c.embedding::{typed} <=> %(embedding)s::{typed} AS distance
-    FROM document_chunks c
-    WHERE c.tenant_id = %(tenant)s AND c.embedding_dimension = {dimension}
-      AND c.embedding_model = %(model)s
-      AND c.document_id IN (SELECT id FROM filtered_docs)
-    ORDER BY distance
-    LIMIT %(candidates)s
-), by_vector AS (
-    SELECT id, row_number() OVER (ORDER BY distance, id) AS rank FROM nearest
-), q AS (
-    -- Any of the query's words (stemmed): a question rarely repeats a chunk's exact phrase.
-    SELECT (SELECT to_tsquery('english', string_agg(lexeme, ' | '))
-            FROM unnest(to_tsvector('english', %(query)s))) AS loose
-), by_text AS (
-    SELECT c.id, row_number() OVER (ORDER BY ts_rank_cd(c.search, q.loose) DESC, c.id) AS rank
-    FROM document_chunks c, q
-    WHERE c.tenant_id = %(tenant)s AND q.loose IS NOT NULL AND c.search @@ q.loose
-      AND c.document_id IN (SELECT id FROM filtered_docs)
-    ORDER BY rank LIMIT %(candidates)s
-),
--- Materialized: otherwise the planner, guessing one document, re-runs both rankings for
--- every chunk of the tenant in the final join.
-fused AS MATERIALIZED (
-    SELECT coalesce(v.id, t.id) AS id, v.rank AS vector_rank, t.rank AS text_rank,
-           coalesce(1.0 / (%(rrf)s + v.rank), 0) + coalesce(1.0 / (%(rrf)s + t.rank), 0) AS score
-    FROM by_vector v FULL JOIN by_text t ON t.id = v.id
-)
-SELECT c.id AS chunk_id, c.document_id, d.filename, d.title, c.ordinal, c.heading, c.body,
-       f.vector_rank, f.text_rank, f.score
-FROM fused f JOIN document_chunks c ON c.id = f.id JOIN filtered_docs d ON d.id = c.document_id
-ORDER BY f.score DESC, f.vector_rank NULLS LAST, c.id
-LIMIT %(k)s
-"""
-    ).format(typed=typed, dimension=sql.Literal(dimension))
-    rows = conn.execute(
-        statement,
-        {
-            "tenant": tenant_id,
-            "documents": list(document_ids),
-            "tags": list(tags),
-            "model": model,
-            "embedding": "[" + ",".join(repr(float(x)) for x in embedding) + "]",
-            "candidates": candidates,
-            "query": query,
-            "rrf": RRF_K,
-            "k": k,
-        },
-    ).fetchall()
-    return [
-        Hit(
-            chunk_id=r["chunk_id"],
-            document_id=r["document_id"],
-            filename=r["filename"],
-            title=r["title"],
-            ordinal=r["ordinal"],
-            heading=r["heading"],
-            body=r["body"],
-            vector_rank=r["vector_rank"],
-            text_rank=r["text_rank"],
-            score=float(r["score"]),
-        )
-        for r in rows
-    ]
+    statement = _statement(
+        len(embedding),
+        _FILTERED_DOCS,
+        _NEAREST,
+        _BY_TEXT,
+        _FUSED,
+        _FUSED_SELECT,
+        documents=bool(document_ids),
+        tags=bool(tags),
+    )
+    prepared = prepare_search(
+        conn,
+        tenant_id,
+        query=query,
+        embedding=embedding,
+        model=model,
+        k=k,
+        document_ids=document_ids,
+        tags=tags,
+    )
+    rows = conn.execute(statement, prepared.parameters).fetchall()
+    finish_search(conn, prepared)
+    return [Hit(**row) for row in rows]
