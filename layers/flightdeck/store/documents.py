@@ -33,8 +33,8 @@ RRF_K = 60
 CANDIDATES_PER_RESULT = 4
 # Index walking for filtered k-NN: enough for a small tenant inside a large partition.
 MAX_SCAN_TUPLES = 40_000
-# The HNSW candidate list (`hnsw.ef_search`): recall@10 0.98 on a 40,000-chunk tenant of
-# lexical (offline) vectors, `bench/retrieval.py`. Real embeddings reach it with less.
+# The HNSW candidate list (`hnsw.ef_search`): recall@10 0.97-0.98 on a 40,000-chunk tenant of
+# lexical (offline) vectors, `bench/retrieval.py`; real embeddings usually need fewer.
 EF_SEARCH = 160
 # Full-text search picks rows by the question's words rarest first, while the chunks they
 # match stay within this many: ranking costs ~5 us a row, and a word in thousands of a
