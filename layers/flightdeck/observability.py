@@ -4,19 +4,28 @@ and the one decorator order every Lambda handler uses.
 The correlation id is the run id wherever the event carries one, so a run's log lines from
 the API, the node runner and the approval handlers can be found together. Outside Lambda the
 tracer is inert and metrics can be switched off (`POWERTOOLS_METRICS_DISABLED=true`).
+
+Every record is masked (`flightdeck.privacy`) as it is formatted: message, extra keys and
+exception text alike, for the project's loggers (children of `flightdeck` included) and for
+records that reach the root logger's handlers (Lambda's own), so no log line carries an
+e-mail address, phone number, card number, IBAN or a workflow's personal field.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import warnings
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+
+from flightdeck import privacy
 
 SERVICE = "flightdeck"
 NAMESPACE = "Flightdeck"
@@ -24,7 +33,34 @@ NAMESPACE = "Flightdeck"
 # Handlers that record no metric are normal here (the approval handlers, for instance).
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
-logger = Logger(service=SERVICE)
+
+class MaskingFormatter(LambdaPowertoolsFormatter):
+    """Powertools' JSON log line, with personal data masked in every value."""
+
+    def serialize(self, log: dict[str, Any]) -> str:  # type: ignore[override]
+        return super().serialize(privacy.mask_value(log))
+
+
+class MaskingFilter(logging.Filter):
+    """For handlers that are not ours (the Lambda runtime's, on the root logger): the record's
+    message is rendered and masked before any formatter sees it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = privacy.mask_text(message)
+        if masked != message or record.args:
+            record.msg, record.args = masked, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = privacy.mask_text(record.exc_text)
+        return True
+
+
+logger = Logger(service=SERVICE, logger_formatter=MaskingFormatter())
+for _handler in logging.getLogger().handlers:
+    if not any(isinstance(f, MaskingFilter) for f in _handler.filters):
+        _handler.addFilter(MaskingFilter())
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
+from flightdeck import privacy
 from flightdeck.errors import WorkflowDefinitionError
 
 if TYPE_CHECKING:
@@ -99,6 +100,8 @@ class Manifest:
             raise WorkflowDefinitionError(
                 f"{self.name}: setup_hours must be >= 0 and manual_turnaround_minutes > 0"
             )
+        # Values under the input model's personal fields are masked wherever they appear.
+        privacy.register_personal_model(self.input_model)
 
 
 @dataclass(frozen=True)
