@@ -237,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         import uvicorn
 
         from flightdeck.api.app import create_app
+        from flightdeck.local import prometheus
 
         # uvicorn shuts down on SIGTERM, then re-raises it to the previous handler: make that
         # one end like Ctrl-C, so everything below is stopped in order.
@@ -246,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         callbacks_thread.start()
         app = create_app()
+        prometheus.mount(app)
         if site.built(site_dir):
             site.mount(app, site_dir)
         uvicorn.run(app, host=args.host, port=args.api_port, log_level="warning")

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from flightdeck import metrics
 from flightdeck.api.auth import ServicesDep
 from flightdeck.api.schemas import RunAccepted
 from flightdeck.errors import (
@@ -52,10 +53,12 @@ def webhook(
     with svc.connection() as conn:
         tenant_id, secrets = tenants.webhook_secrets_for_slug(conn, tenant, workflow)
     if tenant_id is None:
+        metrics.record_webhook_verification_failure(workflow, metrics.UNKNOWN_TENANT)
         raise UnauthorizedError("the webhook signature cannot be verified")
     try:
         msg_id = verify(secrets, request.headers, body)
     except WebhookVerificationError as exc:
+        metrics.record_webhook_verification_failure(workflow, metrics.INVALID_SIGNATURE)
         raise UnauthorizedError(f"the webhook signature is not valid: {exc}") from exc
     try:
         payload = json.loads(body)
