@@ -19,13 +19,14 @@ from flightdeck.engine.registry import Registry, discover
 from flightdeck.engine.runner import NodeRunner
 from flightdeck.engine.runs import RunService
 from flightdeck.llm.base import EmbeddingProvider, ModelProvider
-from flightdeck.settings import Settings, get_settings
+from flightdeck.settings import EnvVar, Settings, get_settings
 from flightdeck.store.blobs import BlobStore
 from flightdeck.store.db import Connection, scoped
 
 if TYPE_CHECKING:
     # Ingestion pulls in the document readers: built on first use, not at every cold start.
     from flightdeck.knowledge.service import KnowledgeService
+    from flightdeck.store.sealing import TriggerSealer
 
 
 class Services:
@@ -72,6 +73,23 @@ class Services:
     @cached_property
     def sfn(self) -> Any:
         return self.client("stepfunctions")
+
+    @cached_property
+    def sealer(self) -> TriggerSealer | None:
+        """Encrypts triggers' personal fields under the trigger KMS key (built on first use:
+        the Encryption SDK is not imported by a cold start that never sees a trigger)."""
+        from flightdeck.store.sealing import TriggerKeyMissingError, kms_sealer
+
+        key = self.settings.trigger_key_id
+        if key is None:
+            if self.settings.stage in ("staging", "prod"):
+                raise TriggerKeyMissingError(
+                    f"set {EnvVar.TRIGGER_KEY_ID}: triggers are stored encrypted"
+                )
+            return None
+        return kms_sealer(
+            key, region=self.settings.aws_region, endpoint_url=self.settings.aws_endpoint_url
+        )
 
     @cached_property
     def blobs(self) -> BlobStore:
@@ -129,6 +147,7 @@ class Services:
             model=self.model,
             blobs=self.blobs,
             embeddings=lambda: self.embeddings,
+            sealer=lambda: self.sealer,
         )
 
     @cached_property
@@ -141,6 +160,7 @@ class Services:
             state_machine_arn=self.settings.state_machine_arn,
             inline_payload_limit=self.settings.inline_payload_limit,
             runner=self.runner,
+            sealer=lambda: self.sealer,
         )
 
     @cached_property

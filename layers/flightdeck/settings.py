@@ -42,6 +42,8 @@ class EnvVar(enum.StrEnum):
     EMBEDDING_BATCH_SIZE = f"{ENV_PREFIX}EMBEDDING_BATCH_SIZE"
     EMBEDDING_BASE_URL = f"{ENV_PREFIX}EMBEDDING_BASE_URL"
     EMBEDDING_API_KEY = f"{ENV_PREFIX}EMBEDDING_API_KEY"
+    TRIGGER_KEY_ID = f"{ENV_PREFIX}TRIGGER_KEY_ID"
+    MASKING_KEY = f"{ENV_PREFIX}MASKING_KEY"
 
 
 Stage = Literal["development", "test", "staging", "prod"]
@@ -82,6 +84,13 @@ class Settings(BaseSettings):
     embedding_api_key: str | None = None
     # Comma-separated packages whose subpackages are workflows.
     workflow_packages: str = "flightdeck.workflows"
+    # The KMS key (ARN) that trigger payloads' personal fields are encrypted under
+    # (`flightdeck.store.sealing`); locally the emulator's. Functions that seal or open
+    # triggers refuse to run without it outside development and test.
+    trigger_key_id: str | None = Field(default=None, pattern=r"^arn:aws[\w-]*:kms:")
+    # The HMAC key of masking tokens (`flightdeck.privacy` reads it before settings exist);
+    # the same in every function so one address gives one token everywhere.
+    masking_key: str | None = None
     # JSON values larger than this go to S3 and are kept by pointer.
     inline_payload_limit: int = Field(default=32 * 1024, ge=1024)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)

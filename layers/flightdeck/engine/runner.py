@@ -36,6 +36,7 @@ from flightdeck.llm.base import EmbeddingProvider, ModelProvider
 from flightdeck.store import approvals, runs
 from flightdeck.store.blobs import BlobStore
 from flightdeck.store.db import Connection, scoped
+from flightdeck.store.sealing import TriggerSealer, open_trigger
 
 logger = observability.logger
 ConnectionFactory = Callable[[], AbstractContextManager[Connection]]
@@ -112,6 +113,7 @@ class NodeRunner:
         model: ModelProvider,
         blobs: BlobStore,
         embeddings: Callable[[], EmbeddingProvider],
+        sealer: Callable[[], TriggerSealer | None] = lambda: None,
     ) -> None:
         self._registry = registry
         self._connection = connection
@@ -119,6 +121,8 @@ class NodeRunner:
         self._blobs = blobs
         # Built on first search: most nodes never embed anything.
         self._embeddings = embeddings
+        # Opens sealed triggers: the entry node is the one place a run reads its trigger.
+        self._sealer = sealer
         # Compiled graphs per connection: compiling binds the checkpointer to one connection.
         self._compiled: weakref.WeakKeyDictionary[Connection, dict[str, Any]] = (
             weakref.WeakKeyDictionary()
@@ -273,9 +277,7 @@ class NodeRunner:
                     f"run {run.id} has not started; its first node is {entry!r}, "
                     f"not {request.node!r}"
                 )
-            node_input = workflow.initial_state(
-                self._blobs.inline_or_stored(run.trigger_payload, run.trigger_ref)
-            )
+            node_input = workflow.initial_state(open_trigger(self._blobs, self._sealer(), run))
         elif snapshot.next == (request.node,):
             node_input = None
             pending = [i for i in snapshot.interrupts]

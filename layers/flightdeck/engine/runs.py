@@ -7,20 +7,24 @@ import dataclasses
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from flightdeck import privacy
 from flightdeck.engine import lifecycle
 from flightdeck.engine.registry import Registry
 from flightdeck.engine.runner import ConnectionFactory, NodeRunner
+from flightdeck.engine.workflow import Workflow
 from flightdeck.errors import ConflictError, InvalidInputError, NotFoundError
 from flightdeck.store import approvals as approval_store
 from flightdeck.store import runs
 from flightdeck.store import tenants as tenant_store
 from flightdeck.store.blobs import BlobStore, tenant_key
 from flightdeck.store.db import scoped
+from flightdeck.store.sealing import TriggerSealer, is_sealed, open_trigger
 
 _RUN_NAMESPACE = uuid.UUID("6f1f8c1e-3b8a-4f7e-9d51-0c7f7f1a2b3c")
 
@@ -54,6 +58,7 @@ class RunService:
         state_machine_arn: Any,
         inline_payload_limit: int,
         runner: NodeRunner | None = None,
+        sealer: Callable[[], TriggerSealer | None] = lambda: None,
     ) -> None:
         self._registry = registry
         self._connection = connection
@@ -62,6 +67,8 @@ class RunService:
         self._state_machine_arn = state_machine_arn
         self._inline_limit = inline_payload_limit
         self._runner = runner
+        # Seals the personal fields of triggers before they are stored (None: stored as sent).
+        self._sealer = sealer
 
     def start(
         self,
@@ -87,11 +94,12 @@ class RunService:
             raise InvalidInputError(f"{field}: {first['msg']}", field=field) from exc
         digest = canonical_sha256(trigger)
         run_id = run_id_for(tenant_id, idempotency_key)
-        inline: Any = trigger
+        stored = self._seal(trigger, workflow, tenant_id, run_id)
+        inline: Any = stored
         ref = None
-        if len(json.dumps(trigger)) > self._inline_limit:
+        if len(json.dumps(stored)) > self._inline_limit:
             ref = self._blobs.put_json(
-                tenant_key(tenant_id, "runs", str(run_id), "trigger.json"), trigger
+                tenant_key(tenant_id, "runs", str(run_id), "trigger.json"), stored
             )
             inline = None
         with self._connection() as conn, scoped(conn, tenant_id):
@@ -108,6 +116,7 @@ class RunService:
                 trigger_sha256=digest,
                 execution_name=str(run_id),
                 rerun_of=rerun_of,
+                trigger_sealed=is_sealed(stored),
             )
             if not created and run.trigger_sha256 != digest:
                 raise ConflictError(
@@ -218,7 +227,7 @@ class RunService:
         started = self.start(
             tenant_id=tenant_id,
             workflow_name=original.workflow,
-            payload=self._blobs.inline_or_stored(original.trigger_payload, original.trigger_ref),
+            payload=open_trigger(self._blobs, self._sealer(), original),
             idempotency_key=key,
             source=original.trigger_source,
             rerun_of=original.id,
@@ -265,6 +274,47 @@ class RunService:
                 continue  # it changed state meanwhile: not ours to touch any more
             touched += 1
         return len(matched), touched
+
+    def _seal(
+        self, trigger: Any, workflow: Workflow, tenant_id: uuid.UUID, run_id: uuid.UUID
+    ) -> Any:
+        sealer = self._sealer()
+        if sealer is None:
+            return trigger
+        personal = privacy.personal_fields(workflow.manifest.input_model)
+        return sealer.seal(trigger, tenant_id=tenant_id, run_id=run_id, personal=personal)
+
+    def seal_stored_triggers(self, tenant_id: uuid.UUID, *, batch: int = 100) -> int:
+        """Encrypt the triggers of `tenant_id`'s runs stored in plaintext (before migration
+        0011, or while no key was configured), in place: the row, or the S3 object it points
+        to. Idempotent; returns how many it sealed. `python -m flightdeck.engine.seal_triggers`
+        runs it for every tenant."""
+        sealer = self._sealer()
+        if sealer is None:
+            raise ConflictError("no trigger key is configured: nothing can be sealed")
+        sealed = 0
+        while True:
+            with self._connection() as conn, scoped(conn, tenant_id):
+                todo = runs.plaintext_triggers(conn, limit=batch)
+                for run in todo:
+                    plain = self._blobs.inline_or_stored(run.trigger_payload, run.trigger_ref)
+                    personal: tuple[str, ...] = ()
+                    if run.workflow in self._registry:
+                        model = self._registry.get(run.workflow).manifest.input_model
+                        personal = privacy.personal_fields(model)
+                    stored = sealer.seal(
+                        plain, tenant_id=tenant_id, run_id=run.id, personal=personal
+                    )
+                    if run.trigger_ref is not None:
+                        # Overwritten under the same key: the bucket's versioning keeps the
+                        # plaintext version until its lifecycle rule expires it.
+                        self._blobs.put_json(self._blobs.key_of(run.trigger_ref), stored)
+                        runs.mark_trigger_sealed(conn, run.id, None)
+                    else:
+                        runs.mark_trigger_sealed(conn, run.id, stored)
+                    sealed += 1
+            if len(todo) < batch:
+                return sealed
 
     def _get(self, tenant_id: uuid.UUID, run_id: uuid.UUID) -> runs.Run:
         with self._connection() as conn, scoped(conn, tenant_id):

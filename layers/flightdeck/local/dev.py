@@ -97,15 +97,24 @@ def load_previous(path: Path) -> DemoCredentials | None:
         return None
 
 
+# The emulator's trigger KMS key (id and material), kept between `make dev` runs.
+TRIGGER_KEY_FILE = "trigger-key.json"
+
+
 def configure_environment(
-    database_url: str, emulator: Emulator, data_dir: Path, prefix: str
+    database_url: str, emulator: Emulator, data_dir: Path, prefix: str, *, keep_keys: bool = False
 ) -> None:
+    """The settings of a local platform. With `keep_keys` the emulator's trigger key is kept in
+    `data_dir` (restored on the next start), so triggers sealed earlier still open."""
     os.environ[EnvVar.STAGE] = "development"
     os.environ[EnvVar.DATABASE_URL] = database_url
     os.environ[EnvVar.AWS_ENDPOINT_URL] = emulator.endpoint_url
     os.environ[EnvVar.AWS_REGION] = emulator.region
     os.environ[EnvVar.STATE_MACHINE_ARN_PREFIX] = emulator.state_machine_arn_prefix(prefix)
     os.environ.setdefault(EnvVar.ARTIFACT_BUCKET, "flightdeck-artifacts")
+    os.environ[EnvVar.TRIGGER_KEY_ID] = emulator.kms_key(
+        f"{prefix}triggers", saved=data_dir / TRIGGER_KEY_FILE if keep_keys else None
+    )
     # One log line per node step; metrics are for CloudWatch, not the terminal.
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
@@ -168,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         database_url = postgres.ensure_database("flightdeck")
         emulator = Emulator(args.host, args.aws_port).start()
         print(f"flightdeck: AWS emulator on {emulator.endpoint_url}", flush=True)
-        configure_environment(database_url, emulator, data_dir, prefix)
+        configure_environment(database_url, emulator, data_dir, prefix, keep_keys=True)
 
         from flightdeck.services import reset_services, services
         from flightdeck.store.db import connect

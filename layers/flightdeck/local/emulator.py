@@ -8,6 +8,7 @@ with its class name as `errorType`, exactly what the state machines' Retry and C
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import importlib
 import io
@@ -20,6 +21,7 @@ import uuid
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from flightdeck.engine import compiler
@@ -231,6 +233,43 @@ class Emulator:
             aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "local"),
             aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "local"),
         )
+
+    def kms_key(self, alias: str, *, saved: Path | None = None) -> str:
+        """The ARN of a symmetric KMS key named `alias`, created on first call.
+
+        moto keeps keys in memory: with `saved`, the key's id and material are written there
+        (mode 600) and restored by the next start, so what an earlier `make dev` encrypted
+        still decrypts. moto has no API for either, so they are set in its backend (this
+        process's, since the server runs in a thread here)."""
+        kms = self.client("kms")
+        name = f"alias/{alias}"
+        with contextlib.suppress(kms.exceptions.NotFoundException):
+            return str(kms.describe_key(KeyId=name)["KeyMetadata"]["Arn"])
+        key = kms.create_key(Description=f"local {alias}")["KeyMetadata"]
+        if saved is not None:
+            from moto.kms.models import kms_backends
+
+            backend = kms_backends[ACCOUNT_ID][self.region]
+            created = backend.keys.pop(key["KeyId"])
+            if saved.exists():
+                kept = json.loads(saved.read_text())
+                created.id = kept["key_id"]
+                created.key_material = base64.b64decode(kept["material"])
+                created.arn = created.arn.rsplit("/", 1)[0] + "/" + created.id
+            else:
+                saved.write_text(
+                    json.dumps(
+                        {
+                            "key_id": created.id,
+                            "material": base64.b64encode(created.key_material).decode(),
+                        }
+                    )
+                )
+                saved.chmod(0o600)
+            backend.keys[created.id] = created
+            key = {"KeyId": created.id, "Arn": created.arn}
+        kms.create_alias(AliasName=name, TargetKeyId=key["KeyId"])
+        return str(key["Arn"])
 
     def state_machine_arn_prefix(self, prefix: str) -> str:
         return f"arn:aws:states:{self.region}:{ACCOUNT_ID}:stateMachine:{prefix}"

@@ -37,9 +37,21 @@ class BlobStore:
             raise ValueError("neither an inline value nor a reference")
         return self.get_json(ref)
 
+    def key_of(self, ref: str) -> str:
+        """The object key of a reference to this store's bucket."""
+        bucket, key = _split(ref)
+        if bucket != self._bucket:
+            raise ValueError(f"{ref!r} is not in bucket {self._bucket!r}")
+        return key
+
     def get_json(self, ref: str) -> Any:
-        if not ref.startswith(S3_SCHEME):
-            raise ValueError(f"not an S3 reference: {ref!r}")
-        bucket, _, key = ref[len(S3_SCHEME) :].partition("/")
+        bucket, key = _split(ref)
         body = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         return json.loads(body)
+
+
+def _split(ref: str) -> tuple[str, str]:
+    if not ref.startswith(S3_SCHEME):
+        raise ValueError(f"not an S3 reference: {ref!r}")
+    bucket, _, key = ref[len(S3_SCHEME) :].partition("/")
+    return bucket, key

@@ -38,7 +38,8 @@ APPROVAL_ESCALATED = "approval.escalated"
 _RUN_COLUMNS = (
     "id, tenant_id, workflow, workflow_version, status, idempotency_key, trigger_source,"
     " trigger_payload, trigger_ref, trigger_sha256, execution_name, current_node, error_type,"
-    " error_message, failed_node, created_at, started_at, finished_at, updated_at, rerun_of"
+    " error_message, failed_node, created_at, started_at, finished_at, updated_at, rerun_of,"
+    " trigger_sealed"
 )
 
 
@@ -64,6 +65,9 @@ class Run:
     finished_at: datetime | None
     updated_at: datetime
     rerun_of: uuid.UUID | None
+    # Whether the trigger's personal fields are encrypted (`flightdeck.store.sealing`), inline
+    # or in the S3 object; false for triggers stored before migration 0011.
+    trigger_sealed: bool = False
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Run:
@@ -97,6 +101,7 @@ def insert_run(
     trigger_sha256: bytes,
     execution_name: str,
     rerun_of: uuid.UUID | None = None,
+    trigger_sealed: bool = False,
 ) -> tuple[Run, bool]:
     """Insert a queued run, or return the run already holding the idempotency key.
 
@@ -106,7 +111,8 @@ def insert_run(
     row = conn.execute(
         f"INSERT INTO runs (id, tenant_id, workflow, workflow_version, status, idempotency_key,"
         f" trigger_source, trigger_payload, trigger_ref, trigger_sha256, execution_name,"
-        f" rerun_of) VALUES (%s, %s, %s, %s, 'queued', %s, %s, %s, %s, %s, %s, %s)"
+        f" rerun_of, trigger_sealed)"
+        f" VALUES (%s, %s, %s, %s, 'queued', %s, %s, %s, %s, %s, %s, %s, %s)"
         f" ON CONFLICT DO NOTHING RETURNING {_RUN_COLUMNS}",
         (
             run_id,
@@ -120,6 +126,7 @@ def insert_run(
             trigger_sha256,
             execution_name,
             rerun_of,
+            trigger_sealed,
         ),
     ).fetchone()
     if row is not None:
@@ -264,6 +271,27 @@ def reopen(conn: Connection, run_id: uuid.UUID, *, execution_name: str) -> Run:
     ).fetchone()
     assert row is not None
     return Run.from_row(row)
+
+
+def plaintext_triggers(conn: Connection, *, limit: int) -> list[Run]:
+    """Runs whose trigger is stored unsealed, oldest first."""
+    rows = conn.execute(
+        f"SELECT {_RUN_COLUMNS} FROM runs WHERE NOT trigger_sealed ORDER BY created_at, id"
+        " LIMIT %s",
+        (limit,),
+    ).fetchall()
+    return [Run.from_row(r) for r in rows]
+
+
+def mark_trigger_sealed(conn: Connection, run_id: uuid.UUID, sealed_payload: Any) -> None:
+    """Record that the run's trigger is sealed: `sealed_payload` replaces the inline payload
+    (None when the trigger lives in S3 and was sealed there)."""
+    conn.execute(
+        "UPDATE runs SET trigger_sealed = true,"
+        " trigger_payload = CASE WHEN trigger_ref IS NULL THEN %s ELSE trigger_payload END"
+        " WHERE id = %s",
+        (Jsonb(sealed_payload) if sealed_payload is not None else None, run_id),
+    )
 
 
 def unfinished(conn: Connection) -> list[Run]:
