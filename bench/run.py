@@ -89,7 +89,7 @@ def bench_engine(runs: int, steps: int) -> None:
             machines = emulator.deploy(svc.registry, prefix="bench-", bucket="bench-artifacts")
             assert "support_triage" in machines
             with svc.connection() as c:
-                creds = seed_demo(c, svc.registry)
+                creds = seed_demo(c, svc.registry, secrets=svc.secrets)
             tenant = uuid.UUID(creds.tenant_id)
             workflow = svc.registry.get("support_triage")
             trigger = workflow.parse_trigger(SAMPLE_TICKET)

@@ -52,26 +52,35 @@ def main() -> None:
     from flightdeck import webhooks
     from flightdeck.api.app import create_app
     from flightdeck.local.dev import SAMPLE_TICKET
+    from flightdeck.local.emulator import Emulator
     from flightdeck.local.postgres import EmbeddedPostgres
     from flightdeck.local.seed import seed_demo
     from flightdeck.services import Services
     from flightdeck.settings import Settings
     from flightdeck.store.db import connect
     from flightdeck.store.migrate import migrate
-    from tests.conftest import lambda_context, load_event
+    from tests.conftest import free_port, lambda_context, load_event
 
     asyncio.set_event_loop(asyncio.new_event_loop())
     with tempfile.TemporaryDirectory(prefix="fd-bench-") as tmp:
         pg = EmbeddedPostgres(Path(tmp) / "pg").start()
+        # Webhook secrets live in Secrets Manager: the emulator's, read once into the cache.
+        emulator = Emulator(port=free_port()).start()
         try:
             url = pg.ensure_database("bench")
             with connect(url) as owner:
                 migrate(owner)
-            svc = Services(Settings(database_url=url, stage="test"), pool_size=2)
+            settings = Settings(
+                database_url=url,
+                stage="test",
+                aws_endpoint_url=emulator.endpoint_url,
+                aws_region=emulator.region,
+            )
+            svc = Services(settings, pool_size=2)
             stand_in = StepFunctionsStandIn()
             svc.__dict__["sfn"] = stand_in
             with svc.connection() as conn:
-                creds = seed_demo(conn, svc.registry)
+                creds = seed_demo(conn, svc.registry, secrets=svc.secrets)
             handler = Mangum(create_app(lambda: svc), lifespan="off")
             context = lambda_context()
 
@@ -114,6 +123,7 @@ def main() -> None:
                 )
             svc.close()
         finally:
+            emulator.stop()
             pg.stop()
 
 

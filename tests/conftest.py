@@ -190,7 +190,7 @@ def platform(
     svc = services()
     machines = emulator.deploy(svc.registry, prefix=prefix, bucket=f"{prefix}artifacts")
     with svc.connection() as c:
-        creds = seed_demo(c, svc.registry, knowledge=svc.knowledge)
+        creds = seed_demo(c, svc.registry, knowledge=svc.knowledge, secrets=svc.secrets)
     yield Platform(
         services=svc,
         emulator=emulator,

@@ -22,6 +22,7 @@ from flightdeck.llm.base import EmbeddingProvider, ModelProvider
 from flightdeck.settings import EnvVar, Settings, get_settings
 from flightdeck.store.blobs import BlobStore
 from flightdeck.store.db import Connection, scoped
+from flightdeck.store.secrets import SecretStore
 
 if TYPE_CHECKING:
     # Ingestion pulls in the document readers: built on first use, not at every cold start.
@@ -89,6 +90,15 @@ class Services:
             return None
         return kms_sealer(
             key, region=self.settings.aws_region, endpoint_url=self.settings.aws_endpoint_url
+        )
+
+    @cached_property
+    def secrets(self) -> SecretStore:
+        """Webhook and callback signing secrets in Secrets Manager, cached in the process."""
+        return SecretStore(
+            self.client("secretsmanager"),
+            prefix=self.settings.secrets_prefix,
+            max_age=self.settings.secrets_cache_seconds,
         )
 
     @cached_property
@@ -170,7 +180,11 @@ class Services:
     @cached_property
     def callbacks(self) -> CallbackDispatcher:
         """Sends due outbound callbacks; its HTTP client is built on first send."""
-        return CallbackDispatcher(registry=self.registry, connection=self.connection)
+        return CallbackDispatcher(
+            registry=self.registry,
+            connection=self.connection,
+            secrets=self.secrets,
+        )
 
     def close(self) -> None:
         if "callbacks" in self.__dict__:

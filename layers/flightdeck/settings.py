@@ -47,6 +47,9 @@ class EnvVar(enum.StrEnum):
 
 
 Stage = Literal["development", "test", "staging", "prod"]
+    SECRETS_PREFIX = f"{ENV_PREFIX}SECRETS_PREFIX"
+    SECRETS_CACHE_SECONDS = f"{ENV_PREFIX}SECRETS_CACHE_SECONDS"
+    SECRET_ROTATION_OVERLAP_SECONDS = f"{ENV_PREFIX}SECRET_ROTATION_OVERLAP_SECONDS"
 
 
 class Settings(BaseSettings):
@@ -106,6 +109,16 @@ class Settings(BaseSettings):
         if self.model_provider == "bedrock" and not self.bedrock_chat_model:
             raise ValueError(f"the bedrock model provider needs {EnvVar.BEDROCK_CHAT_MODEL}")
         if self.embedding_provider == "openai":
+    # Webhook and callback signing secrets live in Secrets Manager under this name prefix
+    # (`flightdeck.store.secrets`); the stacks grant access to this prefix only.
+    secrets_prefix: str = Field(
+        default="flightdeck/tenants/", pattern=r"^[A-Za-z0-9/_+=.@-]{1,200}/$"
+    )
+    # How long a process keeps a secret's value before reading it again (Powertools Parameters'
+    # max_age): the longest a revoked secret's material stays in another process's memory.
+    secrets_cache_seconds: int = Field(default=300, ge=0, le=3600)
+    # How long a rotated-out callback secret keeps signing beside the new one.
+    secret_rotation_overlap_seconds: int = Field(default=24 * 3600, ge=0, le=30 * 24 * 3600)
             missing = [
                 name
                 for name, value in (

@@ -321,6 +321,7 @@ def test_a_delivery_is_given_up_after_its_attempts_and_an_admin_can_redeliver_it
     dispatcher = CallbackDispatcher(
         registry=platform.services.registry,
         connection=platform.services.connection,
+        secrets=platform.services.secrets,
         http=httpx.Client(transport=httpx.MockTransport(transport)),
         policy=RetryPolicy(max_attempts=2),
     )
@@ -384,6 +385,7 @@ def test_a_delivery_whose_senders_keep_dying_is_given_up(
     dispatcher = CallbackDispatcher(
         registry=platform.services.registry,
         connection=platform.services.connection,
+        secrets=platform.services.secrets,
         policy=policy,
     )
 

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     import httpx
 
     from flightdeck.engine.registry import Registry
+    from flightdeck.store.secrets import SecretStore
 
 ConnectionFactory = Callable[[], AbstractContextManager[Connection]]
 
@@ -229,12 +230,14 @@ class CallbackDispatcher:
         http: httpx.Client | None = None,
         policy: RetryPolicy | None = None,
         rand: Callable[[], float] | None = None,
+        secrets: SecretStore,
     ) -> None:
         self._registry = registry
         self._connection = connection
         self._http = http
         self.policy = policy or RetryPolicy()
         # Jitter needs no cryptographic strength, but SystemRandom keeps linters and forks calm.
+        self._secrets = secrets
         self._rand = rand or random.SystemRandom().random
 
     @property
@@ -289,13 +292,15 @@ class CallbackDispatcher:
                 return None
             endpoint = store.get_endpoint(conn, tenant_id, delivery.workflow)
             if endpoint is not None:
-                return _Claimed(delivery, endpoint.url, endpoint.signing_secrets(now))
+                return _Claimed(
+                    delivery, endpoint.url, endpoint.signing_secrets(self._secrets, now)
+                )
             url = _target_url(conn, self._registry, tenant_id, delivery.workflow)
             if url is None:
                 return _Claimed(delivery, None, [])
-            secret = store.get_tenant_secret(conn, tenant_id, create=True)
+            secret = store.get_tenant_secret(conn, self._secrets, tenant_id, create=True)
             assert secret is not None
-            return _Claimed(delivery, url, secret.signing_secrets(now))
+            return _Claimed(delivery, url, secret.signing_secrets(self._secrets, now))
 
     def _send(self, claimed: _Claimed) -> _Outcome:
         import httpx

@@ -32,6 +32,9 @@ from flightdeck.local.seed import DemoCredentials, seed_demo
 from flightdeck.settings import EnvVar
 from flightdeck.store import sessions
 
+# The emulator's Secrets Manager secrets between runs (see `save_secrets`).
+SECRETS_FILE = "secrets-manager.json"
+
 SAMPLE_TICKET = {
     "ticket_id": "T-1001",
     "customer_email": "sam@example.com",
@@ -138,6 +141,50 @@ def resume_unfinished(svc: Any) -> list[str]:
     return resumed
 
 
+def restore_secrets(emulator: Emulator, path: Path) -> int:
+    """Put back the Secrets Manager secrets `save_secrets` kept: the emulator holds its state
+    in memory only, and Postgres names secrets (webhook and callback signing secrets) that
+    must outlive a restart of `make dev`. Returns how many were restored."""
+    try:
+        saved = json.loads(path.read_text())
+    except FileNotFoundError:
+        return 0
+    client = emulator.client("secretsmanager")
+    for name, value in saved.items():
+        try:
+            client.create_secret(Name=name, SecretString=value)
+        except client.exceptions.ResourceExistsException:
+            client.put_secret_value(SecretId=name, SecretString=value)
+    return len(saved)
+
+
+def save_secrets(emulator: Emulator, path: Path, prefix: str) -> int:
+    """Keep every secret under `prefix` in `path` (readable by its owner only, beside the
+    Postgres data) for `restore_secrets`. Returns how many were kept."""
+    client = emulator.client("secretsmanager")
+    names = [
+        entry["Name"]
+        for page in client.get_paginator("list_secrets").paginate()
+        for entry in page["SecretList"]
+        if entry["Name"].startswith(prefix)
+    ]
+    values = {n: client.get_secret_value(SecretId=n)["SecretString"] for n in names}
+    staging = path.with_suffix(".tmp")
+    staging.touch(mode=0o600)
+    staging.write_text(json.dumps(values))
+    staging.replace(path)
+    return len(values)
+
+
+def keep_secrets(emulator: Emulator, data_dir: Path, prefix: str) -> None:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        save_secrets(emulator, data_dir / SECRETS_FILE, prefix)
+    except (OSError, BotoCoreError, ClientError) as exc:
+        print(f"flightdeck: could not keep the emulator's secrets: {exc}", file=sys.stderr)
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -178,10 +225,12 @@ def main(argv: list[str] | None = None) -> int:
         emulator = Emulator(args.host, args.aws_port).start()
         print(f"flightdeck: AWS emulator on {emulator.endpoint_url}", flush=True)
         configure_environment(database_url, emulator, data_dir, prefix, keep_keys=True)
+        restore_secrets(emulator, data_dir / SECRETS_FILE)
 
         from flightdeck.services import reset_services, services
         from flightdeck.store.db import connect
         from flightdeck.store.migrate import migrate
+        from flightdeck.store.secrets_move import move_secrets
 
         # Migrations run as the database owner; the application works as a non-owner role.
         with connect(database_url) as owner:
@@ -190,14 +239,25 @@ def main(argv: list[str] | None = None) -> int:
         svc = services()
         if applied:
             print(f"flightdeck: applied migrations {applied}", flush=True)
+        # Signing secrets still in Postgres (kept before 0012) move into the emulator's
+        # Secrets Manager. Its state lives in memory: the demo secret is written again below.
+        with connect(database_url) as owner:
+            moved = move_secrets(owner, svc.secrets)
+        if moved.total:
+            print(f"flightdeck: moved {moved.total} signing secret(s) to Secrets Manager")
         machines = emulator.deploy(svc.registry, prefix=prefix, bucket=svc.settings.artifact_bucket)
         print(f"flightdeck: state machines {sorted(machines)}", flush=True)
 
         credentials_path = data_dir / "dev-credentials.json"
         with svc.connection() as conn:
             creds = seed_demo(
-                conn, svc.registry, load_previous(credentials_path), knowledge=svc.knowledge
+                conn,
+                svc.registry,
+                load_previous(credentials_path),
+                knowledge=svc.knowledge,
+                secrets=svc.secrets,
             )
+        keep_secrets(emulator, data_dir, svc.settings.secrets_prefix)
         api_base = f"http://{args.host}:{args.api_port}"
         credentials_path.write_text(json.dumps({"api_base": api_base, **asdict(creds)}, indent=2))
         credentials_path.chmod(0o600)
@@ -267,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
         callbacks_stop.set()
         if callbacks_thread is not None:
             callbacks_thread.join(timeout=15)
+        if svc is not None and emulator is not None:
+            keep_secrets(emulator, data_dir, svc.settings.secrets_prefix)
         if svc is not None:
             svc.close()
         if emulator is not None:

@@ -10,6 +10,7 @@ from flightdeck.engine.registry import Registry
 from flightdeck.knowledge.service import KnowledgeService
 from flightdeck.store import tenants
 from flightdeck.store.db import Connection, scoped
+from flightdeck.store.secrets import SecretStore
 
 DEMO_SLUG = "demo"
 
@@ -60,9 +61,12 @@ def seed_demo(
     registry: Registry,
     previous: DemoCredentials | None = None,
     knowledge: KnowledgeService | None = None,
+    *,
+    secrets: SecretStore,
 ) -> DemoCredentials:
-    """Create the demo tenant once; later starts keep its id, token and secret. With
-    `knowledge`, the tenant also gets the workflows' demo documents, ingested."""
+    """Create the demo tenant once; later starts keep its id, token and secret (its material
+    in `secrets`, Secrets Manager). With `knowledge`, the tenant also gets the workflows' demo
+    documents, ingested."""
     with conn.transaction():
         tenant = tenants.get_tenant_by_slug(conn, DEMO_SLUG)
         if tenant is None:
@@ -76,13 +80,13 @@ def seed_demo(
             and tenants.authenticate(conn, previous.api_token) is not None
             and tenants.authenticate(conn, previous.admin_token) is not None
             and tenants.authenticate(conn, previous.viewer_token) is not None
-            and previous.webhook_secret in tenants.webhook_secrets(conn, tenant.id, "")
+            and previous.webhook_secret in tenants.webhook_secrets(conn, secrets, tenant.id, "")
         ):
             return previous
         token = tenants.issue_token(conn, tenant.id, "operator", name="local development")
         admin = tenants.issue_token(conn, tenant.id, "admin", name="local development")
         viewer = tenants.issue_token(conn, tenant.id, "viewer", name="local development")
-        secret = tenants.add_webhook_secret(conn, tenant.id, None)
+        secret = tenants.add_webhook_secret(conn, secrets, tenant.id, None)
         return DemoCredentials(
             str(tenant.id), tenant.slug, token.token, secret, admin.token, viewer.token
         )

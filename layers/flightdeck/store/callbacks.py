@@ -13,60 +13,74 @@ from typing import Any, Literal
 
 from psycopg.types.json import Jsonb
 
+from flightdeck.store import secrets as secrets_store
 from flightdeck.store.db import Connection
+from flightdeck.store.secrets import (
+    SecretStore,
+    SecretsUnavailableError,
+    SecretVersion,
+    prefix_of,
+)
 from flightdeck.store.tenants import new_webhook_secret
 
 DeliveryStatus = Literal["pending", "delivered", "failed"]
 
-# How long a rotated-out secret keeps signing next to the new one.
+# How long a rotated-out secret keeps signing next to the new one, unless the caller says.
 PREVIOUS_SECRET_GRACE = timedelta(hours=24)
-# Enough of a secret to tell two apart in a list; never enough to use it.
-SECRET_PREFIX_LENGTH = len("whsec_") + 4
 
 
 def secret_prefix(secret: str) -> str:
-    return secret[:SECRET_PREFIX_LENGTH]
+    return prefix_of(secret)
 
 
 @dataclass(frozen=True)
-class Endpoint:
+class _Signing:
+    """Where a callback secret is: in Secrets Manager (`secret_name` + version ids), or, for a
+    row the move to Secrets Manager has not reached yet, the plaintext columns."""
+
+    secret: str | None
+    previous_secret: str | None
+    previous_secret_expires_at: datetime | None
+    secret_name: str | None
+    secret_prefix: str
+    secret_version: uuid.UUID | None
+    previous_version: uuid.UUID | None
+
+    def signing_secrets(self, store: SecretStore, now: datetime) -> list[str]:
+        """The current secret, then the previous one while its grace period lasts."""
+        previous_valid = (
+            self.previous_secret_expires_at is not None and self.previous_secret_expires_at > now
+        )
+        if self.secret is not None:
+            current = [self.secret]
+            previous = [self.previous_secret] if self.previous_secret and previous_valid else []
+            return current + previous
+        assert self.secret_name is not None
+        assert self.secret_version is not None
+        held = store.versions(self.secret_name, need=[self.secret_version])
+        if self.secret_version not in held:
+            raise SecretsUnavailableError(f"the callback secret is missing from {self.secret_name}")
+        found = [held[self.secret_version].secret]
+        if self.previous_version in held and previous_valid:
+            found.append(held[self.previous_version].secret)
+        return found
+
+
+@dataclass(frozen=True)
+class Endpoint(_Signing):
     id: uuid.UUID
     tenant_id: uuid.UUID
     workflow: str
     url: str
-    secret: str
-    previous_secret: str | None
-    previous_secret_expires_at: datetime | None
     created_at: datetime
     updated_at: datetime
-
-    def signing_secrets(self, now: datetime) -> list[str]:
-        return _signing_secrets(
-            self.secret, self.previous_secret, self.previous_secret_expires_at, now
-        )
 
 
 @dataclass(frozen=True)
-class TenantSecret:
+class TenantSecret(_Signing):
     tenant_id: uuid.UUID
-    secret: str
-    previous_secret: str | None
-    previous_secret_expires_at: datetime | None
     created_at: datetime
     updated_at: datetime
-
-    def signing_secrets(self, now: datetime) -> list[str]:
-        return _signing_secrets(
-            self.secret, self.previous_secret, self.previous_secret_expires_at, now
-        )
-
-
-def _signing_secrets(
-    current: str, previous: str | None, previous_expires: datetime | None, now: datetime
-) -> list[str]:
-    if previous and previous_expires is not None and previous_expires > now:
-        return [current, previous]
-    return [current]
 
 
 @dataclass(frozen=True)
@@ -87,13 +101,12 @@ class Delivery:
     delivered_at: datetime | None
 
 
-_ENDPOINT_COLUMNS = (
-    "id, tenant_id, workflow, url, secret, previous_secret, previous_secret_expires_at,"
-    " created_at, updated_at"
+_SIGNING_COLUMNS = (
+    "secret, previous_secret, previous_secret_expires_at, secret_name, secret_prefix,"
+    " secret_version, previous_version"
 )
-_TENANT_DEFAULT_COLUMNS = (
-    "tenant_id, secret, previous_secret, previous_secret_expires_at, created_at, updated_at"
-)
+_ENDPOINT_COLUMNS = f"id, tenant_id, workflow, url, created_at, updated_at, {_SIGNING_COLUMNS}"
+_TENANT_DEFAULT_COLUMNS = f"tenant_id, created_at, updated_at, {_SIGNING_COLUMNS}"
 _DELIVERY_COLUMNS = (
     "id, tenant_id, run_id, workflow, event_type, payload, url, status, attempts,"
     " next_attempt_at, last_status_code, last_error, created_at, delivered_at"
@@ -113,75 +126,165 @@ def get_endpoint(conn: Connection, tenant_id: uuid.UUID, workflow: str) -> Endpo
 
 
 def put_endpoint(
-    conn: Connection, tenant_id: uuid.UUID, workflow: str, url: str, *, rotate: bool = False
+    conn: Connection,
+    store: SecretStore,
+    tenant_id: uuid.UUID,
+    workflow: str,
+    url: str,
+    *,
+    rotate: bool = False,
+    overlap: timedelta = PREVIOUS_SECRET_GRACE,
 ) -> tuple[Endpoint, str | None, bool]:
     """Create the workflow's endpoint, or change its URL. Answers the endpoint, the new secret
-    when one was made (on create, or when `rotate` asks for it) else None, and whether the
-    endpoint was created."""
-    fresh = new_webhook_secret()
+    when one was made (on create, or when `rotate` asks for it; the old one keeps signing for
+    `overlap`) else None, and whether the endpoint was created. Runs in the caller's
+    transaction; the secret's material goes to Secrets Manager."""
+    name = store.secret_name(tenant_id, "callback", workflow)
+    fresh = SecretVersion(uuid.uuid4(), new_webhook_secret(), secrets_store.now())
     row = conn.execute(
-        f"INSERT INTO callback_endpoints (id, tenant_id, workflow, url, secret)"
-        f" VALUES (%s, %s, %s, %s, %s) ON CONFLICT (tenant_id, workflow) DO NOTHING"
-        f" RETURNING {_ENDPOINT_COLUMNS}",
-        (uuid.uuid4(), tenant_id, workflow, url, fresh),
+        f"INSERT INTO callback_endpoints (id, tenant_id, workflow, url, secret_name,"
+        f" secret_prefix, secret_version) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+        f" ON CONFLICT (tenant_id, workflow) DO NOTHING RETURNING {_ENDPOINT_COLUMNS}",
+        (uuid.uuid4(), tenant_id, workflow, url, name, prefix_of(fresh.secret), fresh.id),
     ).fetchone()
     if row is not None:
-        return Endpoint(**row), fresh, True
-    if rotate:
-        row = conn.execute(
-            f"UPDATE callback_endpoints SET url = %s, previous_secret = secret,"
-            f" previous_secret_expires_at = now() + %s, secret = %s, updated_at = now()"
-            f" WHERE tenant_id = %s AND workflow = %s RETURNING {_ENDPOINT_COLUMNS}",
-            (url, PREVIOUS_SECRET_GRACE, fresh, tenant_id, workflow),
-        ).fetchone()
-    else:
+        store.write(conn, name, add=[fresh], prune_before=fresh.created_at, tenant_id=tenant_id)
+        return Endpoint(**row), fresh.secret, True
+    if not rotate:
         row = conn.execute(
             f"UPDATE callback_endpoints SET url = %s, updated_at = now()"
             f" WHERE tenant_id = %s AND workflow = %s RETURNING {_ENDPOINT_COLUMNS}",
             (url, tenant_id, workflow),
         ).fetchone()
-    assert row is not None, "a conflicting endpoint must exist"
-    return Endpoint(**row), (fresh if rotate else None), False
-
-
-def delete_endpoint(conn: Connection, tenant_id: uuid.UUID, workflow: str) -> bool:
-    deleted = conn.execute(
-        "DELETE FROM callback_endpoints WHERE tenant_id = %s AND workflow = %s RETURNING id",
+        assert row is not None, "a conflicting endpoint must exist"
+        return Endpoint(**row), None, False
+    current = conn.execute(
+        f"SELECT {_ENDPOINT_COLUMNS} FROM callback_endpoints"
+        " WHERE tenant_id = %s AND workflow = %s FOR UPDATE",
         (tenant_id, workflow),
     ).fetchone()
-    return deleted is not None
+    assert current is not None, "a conflicting endpoint must exist"
+    signing = _rotate(conn, store, name, Endpoint(**current), fresh, overlap, tenant_id)
+    row = conn.execute(
+        f"UPDATE callback_endpoints SET url = %s, {_SET_SIGNING}, updated_at = now()"
+        f" WHERE tenant_id = %s AND workflow = %s RETURNING {_ENDPOINT_COLUMNS}",
+        (url, *signing, tenant_id, workflow),
+    ).fetchone()
+    assert row is not None
+    return Endpoint(**row), fresh.secret, False
+
+
+# Columns a rotation sets, in `_rotate`'s order: the plaintext ones emptied for good.
+_SET_SIGNING = (
+    "secret = NULL, previous_secret = NULL, secret_name = %s, secret_prefix = %s,"
+    " secret_version = %s, previous_version = %s, previous_secret_expires_at = %s"
+)
+
+
+def _rotate(
+    conn: Connection,
+    store: SecretStore,
+    name: str,
+    old: _Signing,
+    fresh: SecretVersion,
+    overlap: timedelta,
+    tenant_id: uuid.UUID,
+) -> tuple[str, str, uuid.UUID, uuid.UUID, datetime]:
+    """Store `fresh` as the current version and keep the current one signing for `overlap`;
+    the version before that is deleted. A row still holding plaintext moves to Secrets Manager
+    on the way: its current secret becomes the previous version there."""
+    until = fresh.created_at + overlap
+    add = [fresh]
+    remove = []
+    if old.secret is not None:
+        previous = SecretVersion(uuid.uuid4(), old.secret, fresh.created_at, until)
+        add.append(previous)
+    else:
+        assert old.secret_version is not None
+        previous = SecretVersion(old.secret_version, "", fresh.created_at, until)
+        if old.previous_version is not None:
+            remove.append(old.previous_version)
+    store.write(
+        conn,
+        name,
+        add=add,
+        remove=remove,
+        expire={previous.id: until},
+        prune_before=fresh.created_at,
+        tenant_id=tenant_id,
+    )
+    return name, prefix_of(fresh.secret), fresh.id, previous.id, until
+
+
+def delete_endpoint(
+    conn: Connection, store: SecretStore, tenant_id: uuid.UUID, workflow: str
+) -> bool:
+    """Remove the endpoint; its secrets are deleted from Secrets Manager with it."""
+    deleted = conn.execute(
+        "DELETE FROM callback_endpoints WHERE tenant_id = %s AND workflow = %s"
+        " RETURNING secret_name, secret_version, previous_version",
+        (tenant_id, workflow),
+    ).fetchone()
+    if deleted is None:
+        return False
+    if deleted["secret_name"] is not None:
+        versions = [v for v in (deleted["secret_version"], deleted["previous_version"]) if v]
+        store.write(conn, deleted["secret_name"], remove=versions)
+    return True
 
 
 # The tenant's default secret ------------------------------------------------------------------
 
 
 def get_tenant_secret(
-    conn: Connection, tenant_id: uuid.UUID, *, create: bool = False
+    conn: Connection, store: SecretStore, tenant_id: uuid.UUID, *, create: bool = False
 ) -> TenantSecret | None:
+    """The tenant's default callback secret; with `create`, made on first need (in the
+    caller's transaction)."""
     if create:
-        conn.execute(
-            "INSERT INTO callback_secrets (tenant_id, secret) VALUES (%s, %s)"
-            " ON CONFLICT (tenant_id) DO NOTHING",
-            (tenant_id, new_webhook_secret()),
-        )
+        name = store.secret_name(tenant_id, "callback", None)
+        fresh = SecretVersion(uuid.uuid4(), new_webhook_secret(), secrets_store.now())
+        made = conn.execute(
+            "INSERT INTO callback_secrets (tenant_id, secret_name, secret_prefix, secret_version)"
+            " VALUES (%s, %s, %s, %s) ON CONFLICT (tenant_id) DO NOTHING RETURNING tenant_id",
+            (tenant_id, name, prefix_of(fresh.secret), fresh.id),
+        ).fetchone()
+        if made is not None:
+            store.write(conn, name, add=[fresh], prune_before=fresh.created_at, tenant_id=tenant_id)
     row = conn.execute(
         f"SELECT {_TENANT_DEFAULT_COLUMNS} FROM callback_secrets WHERE tenant_id = %s", (tenant_id,)
     ).fetchone()
     return TenantSecret(**row) if row else None
 
 
-def rotate_tenant_secret(conn: Connection, tenant_id: uuid.UUID) -> tuple[TenantSecret, str]:
-    """A new default secret; the one it replaces keeps signing for `PREVIOUS_SECRET_GRACE`."""
-    fresh = new_webhook_secret()
+def rotate_tenant_secret(
+    conn: Connection,
+    store: SecretStore,
+    tenant_id: uuid.UUID,
+    *,
+    overlap: timedelta = PREVIOUS_SECRET_GRACE,
+) -> tuple[TenantSecret, str]:
+    """A new default secret; the one it replaces keeps signing for `overlap`."""
+    name = store.secret_name(tenant_id, "callback", None)
+    current = conn.execute(
+        f"SELECT {_TENANT_DEFAULT_COLUMNS} FROM callback_secrets WHERE tenant_id = %s FOR UPDATE",
+        (tenant_id,),
+    ).fetchone()
+    if current is None:
+        made = get_tenant_secret(conn, store, tenant_id, create=True)
+        assert made is not None
+        assert made.secret_version is not None
+        secret = store.versions(name, need=[made.secret_version])[made.secret_version].secret
+        return made, secret
+    fresh = SecretVersion(uuid.uuid4(), new_webhook_secret(), secrets_store.now())
+    signing = _rotate(conn, store, name, TenantSecret(**current), fresh, overlap, tenant_id)
     row = conn.execute(
-        f"INSERT INTO callback_secrets AS s (tenant_id, secret) VALUES (%s, %s)"
-        f" ON CONFLICT (tenant_id) DO UPDATE SET previous_secret = s.secret,"
-        f" previous_secret_expires_at = now() + %s, secret = EXCLUDED.secret, updated_at = now()"
-        f" RETURNING {_TENANT_DEFAULT_COLUMNS}",
-        (tenant_id, fresh, PREVIOUS_SECRET_GRACE),
+        f"UPDATE callback_secrets SET {_SET_SIGNING}, updated_at = now()"
+        f" WHERE tenant_id = %s RETURNING {_TENANT_DEFAULT_COLUMNS}",
+        (*signing, tenant_id),
     ).fetchone()
     assert row is not None
-    return TenantSecret(**row), fresh
+    return TenantSecret(**row), fresh.secret
 
 
 # Deliveries -----------------------------------------------------------------------------------

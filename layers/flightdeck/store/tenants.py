@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from flightdeck.store import secrets as secrets_store
 from flightdeck.store.db import Connection
+from flightdeck.store.secrets import SecretStore, SecretVersion, prefix_of
 
 Role = Literal["viewer", "operator", "admin"]
 TOKEN_PREFIX = "fd"  # noqa: S105 - the visible prefix of every token, not a secret
@@ -191,26 +193,39 @@ def new_webhook_secret() -> str:
 
 
 def add_webhook_secret(
-    conn: Connection, tenant_id: uuid.UUID, workflow: str | None, secret: str | None = None
+    conn: Connection,
+    store: SecretStore,
+    tenant_id: uuid.UUID,
+    workflow: str | None,
+    secret: str | None = None,
 ) -> str:
-    return create_webhook_secret(conn, tenant_id, workflow, secret)[1]
+    return create_webhook_secret(conn, store, tenant_id, workflow, secret)[1]
 
 
 def create_webhook_secret(
-    conn: Connection, tenant_id: uuid.UUID, workflow: str | None, secret: str | None = None
+    conn: Connection,
+    store: SecretStore,
+    tenant_id: uuid.UUID,
+    workflow: str | None,
+    secret: str | None = None,
 ) -> tuple[uuid.UUID, str]:
+    """A new secret, valid beside the others: its material in Secrets Manager, its metadata
+    here. Runs in the caller's transaction, which rolls back if Secrets Manager fails."""
     secret = secret or new_webhook_secret()
-    secret_id = uuid.uuid4()
+    version = SecretVersion(uuid.uuid4(), secret, secrets_store.now())
+    name = store.secret_name(tenant_id, "webhook", workflow)
     conn.execute(
-        "INSERT INTO webhook_secrets (id, tenant_id, workflow, secret) VALUES (%s, %s, %s, %s)",
-        (secret_id, tenant_id, workflow, secret),
+        "INSERT INTO webhook_secrets (id, tenant_id, workflow, secret_name, secret_prefix,"
+        " created_at) VALUES (%s, %s, %s, %s, %s, %s)",
+        (version.id, tenant_id, workflow, name, prefix_of(secret), version.created_at),
     )
-    return secret_id, secret
+    store.write(conn, name, add=[version], prune_before=version.created_at, tenant_id=tenant_id)
+    return version.id, secret
 
 
 def list_webhook_secrets(conn: Connection, tenant_id: uuid.UUID) -> list[SecretInfo]:
     rows = conn.execute(
-        "SELECT id, workflow, left(secret, 10) AS prefix, created_at, expires_at"
+        "SELECT id, workflow, secret_prefix AS prefix, created_at, expires_at"
         " FROM webhook_secrets WHERE tenant_id = %s ORDER BY created_at",
         (tenant_id,),
     ).fetchall()
@@ -218,36 +233,57 @@ def list_webhook_secrets(conn: Connection, tenant_id: uuid.UUID) -> list[SecretI
 
 
 def expire_webhook_secret(
-    conn: Connection, tenant_id: uuid.UUID, secret_id: uuid.UUID, grace_seconds: int
+    conn: Connection,
+    store: SecretStore,
+    tenant_id: uuid.UUID,
+    secret_id: uuid.UUID,
+    grace_seconds: int,
 ) -> bool:
-    """Stop accepting a secret after `grace_seconds` (0: now), for rotation."""
-    cur = conn.execute(
+    """Stop accepting a secret after `grace_seconds`, for rotation; with 0 it is revoked: it
+    refuses at once and its material is deleted from Secrets Manager. Runs in the caller's
+    transaction."""
+    row = conn.execute(
         "UPDATE webhook_secrets SET expires_at = now() + make_interval(secs => %s)"
         " WHERE id = %s AND tenant_id = %s"
-        " AND (expires_at IS NULL OR expires_at > now() + make_interval(secs => %s))",
+        " AND (expires_at IS NULL OR expires_at > now() + make_interval(secs => %s))"
+        " RETURNING secret_name, expires_at",
         (grace_seconds, secret_id, tenant_id, grace_seconds),
-    )
-    return cur.rowcount == 1
+    ).fetchone()
+    if row is None:
+        return False
+    if row["secret_name"] is not None:
+        if grace_seconds == 0:
+            store.write(conn, row["secret_name"], remove=[secret_id])
+        else:
+            store.write(conn, row["secret_name"], expire={secret_id: row["expires_at"]})
+    return True
 
 
 def webhook_secrets_for_slug(
-    conn: Connection, slug: str, workflow: str
+    conn: Connection, store: SecretStore, slug: str, workflow: str
 ) -> tuple[uuid.UUID | None, list[str]]:
-    """The tenant a webhook names and every secret valid for it, in one round trip."""
+    """The tenant a webhook names and every secret valid for it: one query, then the material
+    from the process's Secrets Manager cache (no call while it is warm)."""
     row = conn.execute(
-        "SELECT tenant_id, secrets FROM flightdeck_webhook_secrets(%s, %s)", (slug, workflow)
+        "SELECT tenant_id, secrets, secret_names, secret_ids"
+        " FROM flightdeck_webhook_secrets(%s, %s)",
+        (slug, workflow),
     ).fetchone()
     if row is None:
         return None, []
-    return row["tenant_id"], list(row["secrets"])
+    moved = store.materials(zip(row["secret_names"], row["secret_ids"], strict=True))
+    return row["tenant_id"], [*moved, *row["secrets"]]
 
 
-def webhook_secrets(conn: Connection, tenant_id: uuid.UUID, workflow: str) -> list[str]:
+def webhook_secrets(
+    conn: Connection, store: SecretStore, tenant_id: uuid.UUID, workflow: str
+) -> list[str]:
     """Every secret currently valid for the tenant's webhooks to `workflow`."""
     rows = conn.execute(
-        "SELECT secret FROM webhook_secrets WHERE tenant_id = %s"
+        "SELECT id, secret, secret_name FROM webhook_secrets WHERE tenant_id = %s"
         " AND (workflow IS NULL OR workflow = %s)"
         " AND (expires_at IS NULL OR expires_at > now()) ORDER BY created_at DESC",
         (tenant_id, workflow),
     ).fetchall()
-    return [r["secret"] for r in rows]
+    moved = store.materials((r["secret_name"], r["id"]) for r in rows if r["secret"] is None)
+    return [*moved, *(r["secret"] for r in rows if r["secret"] is not None)]

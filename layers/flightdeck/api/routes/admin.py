@@ -89,7 +89,9 @@ def create_webhook_secret(
     if body.workflow is not None and body.workflow not in svc.registry:
         raise NotFoundError(f"no workflow named {body.workflow!r}")
     with svc.tenant(principal.tenant_id) as conn:
-        secret_id, secret = tenants.create_webhook_secret(conn, principal.tenant_id, body.workflow)
+        secret_id, secret = tenants.create_webhook_secret(
+            conn, svc.secrets, principal.tenant_id, body.workflow
+        )
     return IssuedSecretOut(id=secret_id, workflow=body.workflow, secret=secret)
 
 
@@ -102,7 +104,11 @@ def expire_webhook_secret(
     svc: ServicesDep,
     grace_seconds: int = Query(default=0, ge=0, le=7 * 24 * 3600),
 ) -> Response:
+    # After `grace_seconds` (rotation: the sender moved to a new secret), or now (0, the
+    # default): revoked, it refuses at once and its material leaves Secrets Manager.
     with svc.tenant(principal.tenant_id) as conn:
-        if not tenants.expire_webhook_secret(conn, principal.tenant_id, secret_id, grace_seconds):
+        if not tenants.expire_webhook_secret(
+            conn, svc.secrets, principal.tenant_id, secret_id, grace_seconds
+        ):
             raise NotFoundError(f"no live webhook secret {secret_id}")
     return Response(status_code=204)

@@ -6,7 +6,7 @@ Secrets are answered once, when they are made; afterwards only their prefix is s
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -76,12 +76,17 @@ def _known(svc: Services, workflow: str) -> str | None:
     return svc.registry.get(workflow).manifest.callback_url
 
 
+def _overlap(svc: Services) -> timedelta:
+    """How long a rotated-out secret keeps signing (`Settings.secret_rotation_overlap_seconds`)."""
+    return timedelta(seconds=svc.settings.secret_rotation_overlap_seconds)
+
+
 def _endpoint_out(endpoint: callbacks.Endpoint, secret: str | None = None) -> CallbackOut:
     return CallbackOut(
         workflow=endpoint.workflow,
         url=endpoint.url,
         source="endpoint",
-        secret_prefix=callbacks.secret_prefix(endpoint.secret),
+        secret_prefix=endpoint.secret_prefix,
         secret=secret,
         created_at=endpoint.created_at,
         updated_at=endpoint.updated_at,
@@ -105,7 +110,13 @@ def set_callback(
         raise InvalidInputError("callback URLs must use https", field="url")
     with svc.tenant(principal.tenant_id) as conn:
         endpoint, secret, created = callbacks.put_endpoint(
-            conn, principal.tenant_id, workflow, body.url, rotate=body.rotate_secret
+            conn,
+            svc.secrets,
+            principal.tenant_id,
+            workflow,
+            body.url,
+            rotate=body.rotate_secret,
+            overlap=_overlap(svc),
         )
     response.status_code = 201 if created else 200
     return _endpoint_out(endpoint, secret)
@@ -118,7 +129,9 @@ def get_callback(workflow: str, principal: Admin, svc: ServicesDep) -> CallbackO
     manifest_url = _known(svc, workflow)
     with svc.tenant(principal.tenant_id) as conn:
         endpoint = callbacks.get_endpoint(conn, principal.tenant_id, workflow)
-        default = None if endpoint else callbacks.get_tenant_secret(conn, principal.tenant_id)
+        default = None
+        if endpoint is None:
+            default = callbacks.get_tenant_secret(conn, svc.secrets, principal.tenant_id)
     if endpoint is not None:
         return _endpoint_out(endpoint)
     if manifest_url is None:
@@ -127,7 +140,7 @@ def get_callback(workflow: str, principal: Admin, svc: ServicesDep) -> CallbackO
         workflow=workflow,
         url=manifest_url,
         source="manifest",
-        secret_prefix=callbacks.secret_prefix(default.secret) if default else None,
+        secret_prefix=default.secret_prefix if default else None,
     )
 
 
@@ -141,7 +154,7 @@ def delete_callback(workflow: str, principal: Admin, svc: ServicesDep) -> Respon
     """Remove the tenant's endpoint; the workflow manifest's URL, if any, applies again."""
     _known(svc, workflow)
     with svc.tenant(principal.tenant_id) as conn:
-        deleted = callbacks.delete_endpoint(conn, principal.tenant_id, workflow)
+        deleted = callbacks.delete_endpoint(conn, svc.secrets, principal.tenant_id, workflow)
     if not deleted:
         raise NotFoundError(f"no callback endpoint is set for {workflow!r}")
     return Response(status_code=204)
@@ -156,7 +169,9 @@ def rotate_default_secret(principal: Admin, svc: ServicesDep) -> CallbackSecretO
     """Make (or replace) the secret that signs callbacks to workflow manifests' URLs; the one
     it replaces keeps signing for 24 hours."""
     with svc.tenant(principal.tenant_id) as conn:
-        record, secret = callbacks.rotate_tenant_secret(conn, principal.tenant_id)
+        record, secret = callbacks.rotate_tenant_secret(
+            conn, svc.secrets, principal.tenant_id, overlap=_overlap(svc)
+        )
     return CallbackSecretOut(
         secret_prefix=callbacks.secret_prefix(secret), secret=secret, updated_at=record.updated_at
     )

@@ -51,7 +51,7 @@ def webhook(
     if workflow not in svc.registry:
         raise NotFoundError(f"no workflow named {workflow!r}")
     with svc.connection() as conn:
-        tenant_id, secrets = tenants.webhook_secrets_for_slug(conn, tenant, workflow)
+        tenant_id, secrets = tenants.webhook_secrets_for_slug(conn, svc.secrets, tenant, workflow)
     if tenant_id is None:
         metrics.record_webhook_verification_failure(workflow, metrics.UNKNOWN_TENANT)
         raise UnauthorizedError("the webhook signature cannot be verified")
