@@ -31,6 +31,9 @@ class EnvVar(enum.StrEnum):
     MODEL_PROVIDER = f"{ENV_PREFIX}MODEL_PROVIDER"
     INLINE_PAYLOAD_LIMIT = f"{ENV_PREFIX}INLINE_PAYLOAD_LIMIT"
     MAX_BODY_BYTES = f"{ENV_PREFIX}MAX_BODY_BYTES"
+    TELEMETRY_EXPORTER = f"{ENV_PREFIX}TELEMETRY_EXPORTER"
+    OTLP_ENDPOINT = f"{ENV_PREFIX}OTLP_ENDPOINT"
+    LAMBDA_MEMORY_MB = f"{ENV_PREFIX}LAMBDA_MEMORY_MB"
     WORKFLOW_PACKAGES = f"{ENV_PREFIX}WORKFLOW_PACKAGES"
     MODEL_BASE_URL = f"{ENV_PREFIX}MODEL_BASE_URL"
     MODEL_NAME = f"{ENV_PREFIX}MODEL_NAME"
@@ -87,6 +90,15 @@ class Settings(BaseSettings):
     embedding_api_key: str | None = None
     # Comma-separated packages whose subpackages are workflows.
     workflow_packages: str = "flightdeck.workflows"
+    # Where OpenTelemetry spans go (`flightdeck.telemetry.tracing`): the span store in Postgres
+    # (what `GET /v1/runs/{id}/trace` reads), an OTLP/HTTP endpoint (the ADOT collector, X-Ray),
+    # or nowhere.
+    telemetry_exporter: Literal["postgres", "otlp", "none"] = "postgres"
+    # The OTLP/HTTP traces endpoint, e.g. http://localhost:4318/v1/traces (the ADOT layer's).
+    otlp_endpoint: str | None = None
+    # This function's configured memory: the cost ledger prices Lambda time as measured
+    # duration x this (the stacks set it from the function's memory size).
+    lambda_memory_mb: int = Field(default=1024, ge=128, le=10240)
     # The KMS key (ARN) that trigger payloads' personal fields are encrypted under
     # (`flightdeck.store.sealing`); locally the emulator's. Functions that seal or open
     # triggers refuse to run without it outside development and test.
@@ -116,6 +128,8 @@ class Settings(BaseSettings):
     )
     # How long a process keeps a secret's value before reading it again (Powertools Parameters'
     # max_age): the longest a revoked secret's material stays in another process's memory.
+        if self.telemetry_exporter == "otlp" and not self.otlp_endpoint:
+            raise ValueError(f"the otlp telemetry exporter needs {EnvVar.OTLP_ENDPOINT}")
     secrets_cache_seconds: int = Field(default=300, ge=0, le=3600)
     # How long a rotated-out callback secret keeps signing beside the new one.
     secret_rotation_overlap_seconds: int = Field(default=24 * 3600, ge=0, le=30 * 24 * 3600)
