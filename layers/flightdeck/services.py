@@ -23,6 +23,8 @@ from flightdeck.settings import EnvVar, Settings, get_settings
 from flightdeck.store.blobs import BlobStore
 from flightdeck.store.db import Connection, scoped
 from flightdeck.store.secrets import SecretStore
+from flightdeck.telemetry.costs import Prices, load_prices
+from flightdeck.telemetry.tracing import Tracing
 
 if TYPE_CHECKING:
     # Ingestion pulls in the document readers: built on first use, not at every cold start.
@@ -150,6 +152,23 @@ class Services:
         )
 
     @cached_property
+    def tracing(self) -> Tracing:
+        """OpenTelemetry spans to the exporter the settings name (the SDK loads on the first
+        span, not here)."""
+        from flightdeck import __version__
+
+        return Tracing(
+            self.settings.telemetry_exporter,
+            otlp_endpoint=self.settings.otlp_endpoint,
+            service_version=__version__,
+        )
+
+    @cached_property
+    def prices(self) -> Prices:
+        """The cost ledger's price table (`flightdeck/prices.json`)."""
+        return load_prices()
+
+    @cached_property
     def runner(self) -> NodeRunner:
         return NodeRunner(
             registry=self.registry,
@@ -158,6 +177,9 @@ class Services:
             blobs=self.blobs,
             embeddings=lambda: self.embeddings,
             sealer=lambda: self.sealer,
+            tracer=self.tracing,
+            prices=self.prices,
+            memory_mb=self.settings.lambda_memory_mb,
         )
 
     @cached_property
@@ -171,6 +193,9 @@ class Services:
             inline_payload_limit=self.settings.inline_payload_limit,
             runner=self.runner,
             sealer=lambda: self.sealer,
+            tracer=self.tracing,
+            prices=self.prices,
+            memory_mb=self.settings.lambda_memory_mb,
         )
 
     @cached_property

@@ -148,6 +148,7 @@ def test_node_payload_carries_ids_only() -> None:
         "attempt.$",
         "execution.$",
         "entered_at.$",
+        "traceparent.$",
     }
     assert definition["States"]["Run a"]["ResultSelector"] == {
         "next.$": "$.Payload.next",

@@ -16,6 +16,7 @@ from flightdeck.api.routes import (
     insights,
     runs,
     session,
+    telemetry,
     webhooks,
 )
 from flightdeck.api.routes import annotations as annotation_routes
@@ -59,6 +60,7 @@ def create_app(get: Callable[[], Services] = services) -> FastAPI:
         admin,
         callback_routes,
         documents,
+        telemetry,
     ):
         app.include_router(module.router, responses=problems.RESPONSES)
     return app

@@ -266,6 +266,9 @@ def compile_workflow(workflow: Workflow) -> dict[str, Any]:
                 "attempt.$": "$$.State.RetryCount",
                 "execution.$": "$$.Execution.Name",
                 "entered_at.$": "$$.State.EnteredTime",
+                # The run's trace (W3C traceparent, 55 characters); every execution's input
+                # has one (`RunService._start_execution`), empty when tracing is off.
+                "traceparent.$": "$.traceparent",
             },
             result_selector={"next.$": "$.Payload.next", "interrupt.$": "$.Payload.interrupt"},
             result_path="$.step",

@@ -10,6 +10,7 @@ recorded event without running the node again).
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 import weakref
@@ -24,6 +25,7 @@ from flightdeck.engine.compiler import END, INTERRUPT, analyse
 from flightdeck.engine.context import NodeContext
 from flightdeck.engine.registry import Registry
 from flightdeck.engine.stores import (
+    ModelTelemetry,
     NodeEvents,
     PostgresEffects,
     PostgresKnowledge,
@@ -34,9 +36,11 @@ from flightdeck.engine.workflow import Workflow
 from flightdeck.errors import FlightdeckError, NodeMismatchError, NotFoundError
 from flightdeck.llm.base import EmbeddingProvider, ModelProvider
 from flightdeck.store import approvals, runs
+from flightdeck.store import telemetry as telemetry_store
 from flightdeck.store.blobs import BlobStore
 from flightdeck.store.db import Connection, scoped
 from flightdeck.store.sealing import TriggerSealer, open_trigger
+from flightdeck.telemetry import costs, tracing
 
 logger = observability.logger
 ConnectionFactory = Callable[[], AbstractContextManager[Connection]]
@@ -57,6 +61,8 @@ class StepRequest:
     attempt: int
     execution: str
     entered_at: str
+    # The W3C traceparent of the run's execution span; empty when tracing was off.
+    traceparent: str = ""
 
     @classmethod
     def from_event(cls, event: dict[str, Any]) -> StepRequest:
@@ -69,6 +75,7 @@ class StepRequest:
                 attempt=int(event.get("attempt", 0)),
                 execution=str(event.get("execution", "")),
                 entered_at=str(event.get("entered_at", "")),
+                traceparent=str(event.get("traceparent") or ""),
             )
         except (KeyError, ValueError) as exc:
             raise ValueError(f"malformed node runner event: {exc}") from exc
@@ -114,8 +121,16 @@ class NodeRunner:
         blobs: BlobStore,
         embeddings: Callable[[], EmbeddingProvider],
         sealer: Callable[[], TriggerSealer | None] = lambda: None,
+        tracer: tracing.Tracing | None = None,
+        prices: costs.Prices | None = None,
+        memory_mb: int = 1024,
     ) -> None:
         self._registry = registry
+        self._tracing = tracer or tracing.Tracing("none")
+        # Without a price table nothing is priced (tests and tools building a bare runner).
+        self._prices = prices
+        self._memory_mb = memory_mb
+        self._entries: dict[str, str] = {}
         self._connection = connection
         self._model = model
         self._blobs = blobs
@@ -149,16 +164,28 @@ class NodeRunner:
         """What `node` may use; the usage and citation events it produces go to `events`,
         which the caller writes once the node has run."""
         events = events if events is not None else NodeEvents()
+        telemetry = None
+        if self._tracing.enabled and self._prices is not None:
+            telemetry = ModelTelemetry(
+                functools.partial(self._tracing.span, tenant_id=run.tenant_id, run_id=run.id),
+                self._prices,
+            )
         return NodeContext(
             tenant_id=run.tenant_id,
             run_id=run.id,
             run_created_at=run.created_at,
             manifest=workflow.manifest,
-            model=RecordedModel(self._model, events),
-            knowledge=PostgresKnowledge(conn, run.tenant_id, self._embeddings, events),
+            model=RecordedModel(self._model, events, telemetry),
+            knowledge=PostgresKnowledge(conn, run.tenant_id, self._embeddings, events, telemetry),
             effects=PostgresEffects(conn, run.tenant_id, run.id, node),
             outcomes=PostgresOutcomes(conn, run.tenant_id, run.id, workflow.name),
         )
+
+    def _entry(self, workflow: Workflow) -> str:
+        entry = self._entries.get(workflow.name)
+        if entry is None:
+            entry = self._entries[workflow.name] = analyse(workflow)[0]
+        return entry
 
     def next_node(self, conn: Connection, run: runs.Run) -> str | None:
         """The node LangGraph would run next for `run`, or None when the thread has ended.
@@ -170,7 +197,9 @@ class NodeRunner:
         return snapshot.next[0] if snapshot.next else None
 
     def run(self, request: StepRequest) -> StepResult:
+        invoked = time.perf_counter()
         tenant = request.tenant_id
+        parent = request.traceparent
         with self._connection() as conn:
             with scoped(conn, tenant):
                 prior = runs.event_for_invocation(conn, request.run_id, request.invocation)
@@ -187,6 +216,10 @@ class NodeRunner:
                         f"run {run.id} belongs to {run.workflow}, not {request.workflow}"
                     )
                 workflow = self._registry.get(run.workflow)
+                if not parent and self._tracing.enabled:
+                    # An execution started without one (before tracing was on): the run's root.
+                    queued = runs.last_event(conn, run.id, (runs.RUN_QUEUED,))
+                    parent = str((queued.data or {}).get("traceparent") or "") if queued else ""
                 if run.status == "queued":
                     lifecycle.start(conn, run.id, tenant, request.node)
                 if request.attempt > 0:
@@ -207,10 +240,28 @@ class NodeRunner:
                     attempt=request.attempt,
                 )
             started = time.perf_counter()
+            span = self._tracing.open(
+                f"node {request.node}",
+                "node",
+                tenant_id=tenant,
+                run_id=run.id,
+                parent=parent,
+                attributes={
+                    tracing.WORKFLOW: run.workflow,
+                    tracing.VERSION: run.workflow_version,
+                    tracing.NODE: request.node,
+                    tracing.ATTEMPT: request.attempt,
+                    tracing.BUSINESS_EVENT: workflow.manifest.business_events.get(request.node),
+                    "faas.invocation_id": request.invocation,
+                },
+            )
+            events = NodeEvents()
+            recorder = _StepTelemetry(self, run, workflow, request, span, events, invoked)
             try:
-                with scoped(conn, tenant):
-                    result = self._step(conn, run, workflow, request, started)
+                with span.current(), scoped(conn, tenant):
+                    result = self._step(conn, run, workflow, request, started, events, recorder)
             except Exception as exc:
+                span.fail(type(exc).__name__)
                 elapsed = (time.perf_counter() - started) * 1000
                 logger.warning(
                     "node failed",
@@ -235,6 +286,8 @@ class NodeRunner:
                         error_type=type(exc).__name__,
                         error_message=str(exc)[:2000],
                     )
+                    recorder.record(conn, "failed")
+                self._tracing.flush()
                 raise
             elapsed = (time.perf_counter() - started) * 1000
             logger.info(
@@ -249,6 +302,7 @@ class NodeRunner:
             )
             observability.count("NodeSucceeded")
             observability.milliseconds("NodeDuration", elapsed)
+            self._tracing.flush()
             return result
 
     def _step(
@@ -258,6 +312,8 @@ class NodeRunner:
         workflow: Workflow,
         request: StepRequest,
         started: float,
+        events: NodeEvents,
+        recorder: _StepTelemetry,
     ) -> StepResult:
         from langgraph.types import Command
 
@@ -291,7 +347,6 @@ class NodeRunner:
                 f"{list(snapshot.next) or 'nothing'} for run {run.id}"
             )
 
-        events = NodeEvents()
         context = self.context(conn, run, workflow, request.node, events)
         # "sync": LangGraph writes its checkpoint before the node runs, not beside it; the node's
         # own queries (knowledge, effects, usage events) share this connection, which takes one
@@ -329,6 +384,11 @@ class NodeRunner:
             result = StepResult(after.next[0])
             event_type = runs.NODE_SUCCEEDED
 
+        recorder.record(
+            conn,
+            "end" if result.next == END else "interrupt" if result.next == INTERRUPT else "next",
+            next_node=result.next,
+        )
         runs.append_event(
             conn,
             run_id=run.id,
@@ -347,3 +407,81 @@ class NodeRunner:
                 conn, run.id, request.node if result.next == INTERRUPT else result.next
             )
         return result
+
+
+class _StepTelemetry:
+    """The node execution's span and cost-ledger row, written once in the transaction that
+    records how the execution ended (its result, or its failure)."""
+
+    def __init__(
+        self,
+        runner: NodeRunner,
+        run: runs.Run,
+        workflow: Workflow,
+        request: StepRequest,
+        span: tracing.Span,
+        events: NodeEvents,
+        invoked: float,
+    ) -> None:
+        self._runner = runner
+        self._run = run
+        self._workflow = workflow
+        self._request = request
+        self._span = span
+        self._events = events
+        self._invoked = invoked
+        self._made: tuple[costs.CostEntry | None, list[tracing.SpanRecord]] | None = None
+
+    def record(self, conn: Connection, outcome: str, *, next_node: str | None = None) -> None:
+        """Write the ledger row and the spans. Called again after the transaction that first
+        wrote them rolled back (the step failed after recording), it writes the same rows."""
+        if self._made is None:
+            self._made = self._make(outcome, next_node)
+        entry, spans = self._made
+        run = self._run
+        if entry is not None and self._runner._prices is not None:
+            telemetry_store.insert_cost(
+                conn,
+                tenant_id=run.tenant_id,
+                run_id=run.id,
+                workflow=run.workflow,
+                node=self._request.node,
+                attempt=self._request.attempt,
+                entry=entry,
+                prices_as_of=self._runner._prices.as_of,
+            )
+        telemetry_store.insert_spans(conn, spans)
+
+    def _make(
+        self, outcome: str, next_node: str | None
+    ) -> tuple[costs.CostEntry | None, list[tracing.SpanRecord]]:
+        runner, request = self._runner, self._request
+        entry: costs.CostEntry | None = None
+        if runner._prices is not None:
+            entry = costs.price_node(
+                runner._prices,
+                usage=self._events.usage_so_far(),
+                duration_ms=(time.perf_counter() - self._invoked) * 1000,
+                memory_mb=runner._memory_mb,
+                transitions=costs.node_transitions(
+                    entry=request.node == runner._entry(self._workflow),
+                    attempt=request.attempt,
+                    outcome=outcome,
+                ),
+            )
+        self._span.set(
+            {
+                "flightdeck.next": next_node,
+                tracing.INPUT_TOKENS: entry.input_tokens if entry else None,
+                tracing.OUTPUT_TOKENS: entry.output_tokens if entry else None,
+                tracing.COST: float(entry.total_usd) if entry else None,
+                "flightdeck.cost.model_usd": float(entry.model_usd) if entry else None,
+                "flightdeck.cost.lambda_usd": float(entry.lambda_usd) if entry else None,
+                "flightdeck.cost.stepfunctions_usd": float(entry.stepfunctions_usd)
+                if entry
+                else None,
+                "flightdeck.state_transitions": entry.state_transitions if entry else None,
+            }
+        )
+        self._span.end()
+        return entry, runner._tracing.take(self._span.trace_id)

@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,10 +22,12 @@ from flightdeck.engine.workflow import Workflow
 from flightdeck.errors import ConflictError, InvalidInputError, NotFoundError
 from flightdeck.store import approvals as approval_store
 from flightdeck.store import runs
+from flightdeck.store import telemetry as telemetry_store
 from flightdeck.store import tenants as tenant_store
 from flightdeck.store.blobs import BlobStore, tenant_key
 from flightdeck.store.db import scoped
 from flightdeck.store.sealing import TriggerSealer, is_sealed, open_trigger
+from flightdeck.telemetry import costs, tracing
 
 _RUN_NAMESPACE = uuid.UUID("6f1f8c1e-3b8a-4f7e-9d51-0c7f7f1a2b3c")
 
@@ -59,8 +62,14 @@ class RunService:
         inline_payload_limit: int,
         runner: NodeRunner | None = None,
         sealer: Callable[[], TriggerSealer | None] = lambda: None,
+        tracer: tracing.Tracing | None = None,
+        prices: costs.Prices | None = None,
+        memory_mb: int = 1024,
     ) -> None:
         self._registry = registry
+        self._tracing = tracer or tracing.Tracing("none")
+        self._prices = prices
+        self._memory_mb = memory_mb
         self._connection = connection
         self._sfn = sfn
         self._blobs = blobs
@@ -84,7 +93,9 @@ class RunService:
 
         A duplicate with the same payload returns the original run (and starts its execution
         if an earlier attempt stopped before doing so); a different payload is a conflict.
+        A new run's trace starts here: this span is its root, the execution's span its child.
         """
+        began = time.perf_counter()
         workflow = self._registry.get(workflow_name)
         try:
             trigger = workflow.parse_trigger(payload)
@@ -94,6 +105,52 @@ class RunService:
             raise InvalidInputError(f"{field}: {first['msg']}", field=field) from exc
         digest = canonical_sha256(trigger)
         run_id = run_id_for(tenant_id, idempotency_key)
+        root = self._tracing.open(
+            f"start {workflow.name}",
+            "api",
+            tenant_id=tenant_id,
+            run_id=run_id,
+            attributes={
+                tracing.WORKFLOW: workflow.name,
+                tracing.VERSION: workflow.manifest.version,
+                "flightdeck.trigger_source": source,
+            },
+        )
+        try:
+            with root.current():
+                started = self._create(
+                    tenant_id,
+                    workflow.name,
+                    trigger,
+                    digest,
+                    run_id,
+                    idempotency_key,
+                    source,
+                    rerun_of,
+                    root,
+                )
+        except BaseException as exc:
+            root.fail(type(exc).__name__)
+            root.end()
+            self._tracing.take(root.trace_id)  # nothing was created to hang them on
+            raise
+        root.end()
+        self._record_start(started, source, began, root)
+        return started
+
+    def _create(
+        self,
+        tenant_id: uuid.UUID,
+        workflow_name: str,
+        trigger: dict[str, Any],
+        digest: bytes,
+        run_id: uuid.UUID,
+        idempotency_key: str,
+        source: str,
+        rerun_of: uuid.UUID | None,
+        root: tracing.Span,
+    ) -> Started:
+        workflow = self._registry.get(workflow_name)
         stored = self._seal(trigger, workflow, tenant_id, run_id)
         inline: Any = stored
         ref = None
@@ -132,11 +189,66 @@ class RunService:
                         "source": source,
                         "idempotency_key": idempotency_key,
                         "rerun_of": str(rerun_of) if rerun_of else None,
+                        "traceparent": root.traceparent,
                     },
                 )
         if run.status == "queued":
-            self._start_execution(run, {"run_id": str(run.id), "tenant_id": str(tenant_id)})
+            self._traced_execution(run, {"run_id": str(run.id), "tenant_id": str(tenant_id)})
         return Started(run, created)
+
+    def _traced_execution(
+        self, run: runs.Run, payload: dict[str, Any], parent: str | None = None
+    ) -> list[tracing.SpanRecord]:
+        """Start the execution inside its span; the span is the parent of every node span of
+        that execution (its traceparent travels in the input). Inside another span (a new
+        run's root) its parent collects it; otherwise it returns the ended spans."""
+        with self._tracing.span(
+            f"execution {run.execution_name}",
+            "execution",
+            tenant_id=run.tenant_id,
+            run_id=run.id,
+            parent=parent,
+            attributes={
+                tracing.WORKFLOW: run.workflow,
+                "aws.step_functions.execution_name": run.execution_name,
+            },
+        ) as span:
+            self._start_execution(run, {**payload, "traceparent": span.traceparent or ""})
+        return [] if self._tracing.inside_span() else self._tracing.take(span.trace_id)
+
+    def _record_start(
+        self, started: Started, source: str, began: float, root: tracing.Span
+    ) -> None:
+        """The new run's spans, and what the request cost (a duplicate delivery costs a
+        request too, but adds no span to the original run's trace)."""
+        spans = self._tracing.take(root.trace_id)
+        if not started.created:
+            spans = []
+        entry = None
+        if self._prices is not None:
+            entry = costs.price_api_request(
+                self._prices,
+                duration_ms=(time.perf_counter() - began) * 1000,
+                memory_mb=self._memory_mb,
+                api_gateway=source != "schedule",
+            )
+        if not spans and entry is None:
+            return
+        run = started.run
+        with self._connection() as conn, scoped(conn, run.tenant_id):
+            telemetry_store.insert_spans(conn, spans)
+            if entry is not None and self._prices is not None:
+                telemetry_store.insert_cost(
+                    conn,
+                    tenant_id=run.tenant_id,
+                    run_id=run.id,
+                    workflow=run.workflow,
+                    node=None,
+                    attempt=None,
+                    entry=entry,
+                    prices_as_of=self._prices.as_of,
+                )
+        self._tracing.flush()
 
     def start_scheduled(self, *, workflow_name: str, scheduled_at: str) -> list[Started]:
         """A schedule fired: start the workflow for every tenant, once per firing.
@@ -329,7 +441,8 @@ class RunService:
             self._sfn.start_execution(
                 stateMachineArn=self._state_machine_arn(run.workflow),
                 name=run.execution_name,
-                input=json.dumps(payload),
+                # The node runner's Task reads $.traceparent: it is always there.
+                input=json.dumps({"traceparent": "", **payload}),
             )
 
     def record_failure(
@@ -374,8 +487,15 @@ class RunService:
                 return None
             name = f"{run.id}-{suffix}"[:80]
             resumed = lifecycle.reopen(conn, run.id, execution_name=name)
+            queued = runs.last_event(conn, run.id, (runs.RUN_QUEUED,))
+        root = str((queued.data or {}).get("traceparent") or "") if queued else ""
         payload = {"run_id": str(run.id), "tenant_id": str(tenant_id), "next": node}
-        self._start_execution(resumed, payload)
+        # The new execution joins the run's trace, beside the executions before it.
+        spans = self._traced_execution(resumed, payload, parent=root or None)
+        if spans:
+            with self._connection() as conn, scoped(conn, tenant_id):
+                telemetry_store.insert_spans(conn, spans)
+        self._tracing.flush()
         return node
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from flightdeck.engine.context import Passage
@@ -26,6 +28,8 @@ class NodeEvents:
 
     def add(self, type_: str, data: dict[str, Any]) -> None:
         self._events.append((type_, data))
+        # Kept past `flush`: the cost ledger prices the node's calls once it has ended.
+        self._usage: list[Usage] = []
 
     def usage(
         self, *, kind: str, task: str, model: str, input_tokens: int, output_tokens: int
@@ -33,6 +37,7 @@ class NodeEvents:
         self.add(
             MODEL_USED,
             {
+        self._usage.append(Usage(model, input_tokens, output_tokens))
                 "kind": kind,
                 "task": task,
                 "model": model,
@@ -44,6 +49,10 @@ class NodeEvents:
     def flush(self, conn: Connection, tenant_id: uuid.UUID, run_id: uuid.UUID, node: str) -> None:
         for type_, data in self._events:
             runs.append_event(
+    def usage_so_far(self) -> list[Usage]:
+        """Every model call's tokens so far, written or not (the cost ledger prices them)."""
+        return list(self._usage)
+
                 conn, run_id=run_id, tenant_id=tenant_id, type=type_, node=node, data=data
             )
         self._events.clear()
@@ -51,15 +60,60 @@ class NodeEvents:
 
 class RecordedModel:
     """The model provider as a node sees it: every call's token usage becomes a `model.used`
-    event of the run and node (the telemetry issue prices them)."""
+    event of the run and node (the cost ledger prices them), and a span of the node's trace."""
+SpanFactory = Callable[..., AbstractContextManager[tracing.Span]]
 
-    def __init__(self, model: ModelProvider, events: NodeEvents) -> None:
+
+@dataclass(frozen=True)
+class ModelTelemetry:
+    """How a node's model calls are traced (a child span each) and priced."""
+
+    span: SpanFactory
+    prices: Prices
+
+    @contextmanager
+    def call(self, provider: str, kind: str, task: str) -> Iterator[ModelCallSpan]:
+        attributes = {"gen_ai.system": provider, "gen_ai.operation.name": kind, "task": task}
+        with self.span(f"{kind} {task}", "model", attributes=attributes) as span:
+            yield ModelCallSpan(span, self.prices)
+
+
+class ModelCallSpan:
+    def __init__(self, span: tracing.Span, prices: Prices) -> None:
+        self._span = span
+        self._prices = prices
+
+    def used(self, model: str, input_tokens: int, output_tokens: int) -> None:
+        cost = self._prices.tokens(model, input_tokens, output_tokens)
+        attributes: Mapping[str, tracing.AttributeValue | None] = {
+            "gen_ai.response.model": model,
+            tracing.INPUT_TOKENS: input_tokens,
+            tracing.OUTPUT_TOKENS: output_tokens,
+            tracing.COST: None if cost is None else float(cost),
+        }
+        self._span.set(attributes)
+
+
+@contextmanager
+def _untraced(provider: str, kind: str, task: str) -> Iterator[ModelCallSpan | None]:
+    yield None
+
+
+
+    def __init__(
+        self, model: ModelProvider, events: NodeEvents, telemetry: ModelTelemetry | None = None
+    ) -> None:
         self.name = model.name
         self._model = model
         self._events = events
 
     def complete(self, request: ModelRequest[M]) -> ModelResult[M]:
-        result = self._model.complete(request)
+        trace = self._telemetry.call if self._telemetry else _untraced
+        with trace(self.name, "chat", request.task) as span:
+            result = self._model.complete(request)
+            if span is not None:
+                span.used(result.model, result.input_tokens, result.output_tokens)
+        self._telemetry = telemetry
         self._events.usage(
             kind="chat",
             task=request.task,
@@ -83,12 +137,18 @@ class PostgresKnowledge:
     ) -> None:
         self._conn = conn
         self._tenant_id = tenant_id
+        telemetry: ModelTelemetry | None = None,
         self._embeddings = embeddings
         self._events = events
 
     def search(self, query: str, limit: int = 3) -> list[Passage]:
         provider = self._embeddings()
-        embedded = provider.embed([query], purpose="query")
+        self._telemetry = telemetry
+        trace = self._telemetry.call if self._telemetry else _untraced
+        with trace(provider.name, "embeddings", "knowledge.search") as span:
+            embedded = provider.embed([query], purpose="query")
+            if span is not None:
+                span.used(embedded.model, embedded.input_tokens, 0)
         self._events.usage(
             kind="embedding",
             task="knowledge.search",

@@ -88,6 +88,9 @@ class Manifest:
     # The trigger field that names the business item (a ticket id, an order number): the
     # run list's search finds runs by it.
     trigger_id_field: str | None = None
+    # The business event each node serves, in the client's words ("ticket triaged", "reply
+    # sent"): its spans carry it, so a trace reads as what happened to the business.
+    business_events: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not NAME_PATTERN.match(self.name):
@@ -139,6 +142,11 @@ class Workflow:
     @cached_property
     def graph(self) -> StateGraph[Any, Any, Any, Any]:
         graph = _load(self.graph_factory)()
+        unnamed = set(self.manifest.business_events) - set(graph.nodes)
+        if unnamed:
+            raise WorkflowDefinitionError(
+                f"{self.name}: business events name unknown nodes {sorted(unnamed)}"
+            )
         approval = self.manifest.approval
         if approval is not None:
             unknown = set(approval.nodes) - set(graph.nodes)

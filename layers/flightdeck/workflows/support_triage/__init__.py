@@ -20,6 +20,13 @@ WORKFLOW = Workflow(
             nodes=("decide",), threshold=0.75, timeout_seconds=4 * 3600, default_action="reject"
         ),
         retry=RetryPolicy(max_attempts=3, interval_seconds=2, backoff_rate=2.0),
+        business_events={
+            "plan": "ticket triaged",
+            "retrieve": "answer researched",
+            "decide": "reply approved",
+            "act": "reply sent",
+            "reflect": "outcome scored",
+        },
     ),
     graph_factory="flightdeck.workflows.support_triage.graph:build_graph",
     input_key="ticket",
