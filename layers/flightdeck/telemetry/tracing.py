@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from flightdeck.privacy import mask_attributes
+
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 
@@ -104,8 +106,11 @@ class Span:
         return None if self._span is None else f"{self._span.get_span_context().trace_id:032x}"
 
     def set(self, attributes: Mapping[str, AttributeValue | None]) -> None:
+        """Add attributes; personal data in them is masked first (`flightdeck.privacy`)."""
         if self._span is not None:
-            self._span.set_attributes({k: v for k, v in attributes.items() if v is not None})
+            self._span.set_attributes(
+                mask_attributes({k: v for k, v in attributes.items() if v is not None})
+            )
 
     @contextmanager
     def current(self) -> Iterator[Span]:
@@ -270,6 +275,7 @@ class Tracing:
             )
         values: dict[str, AttributeValue] = {TENANT: str(tenant_id), RUN: str(run_id), KIND: kind}
         values.update({k: v for k, v in (attributes or {}).items() if v is not None})
+        values = mask_attributes(values)
         otel_kind = {
             "api": SpanKind.SERVER,
             "node": SpanKind.SERVER,

@@ -142,6 +142,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/costs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What runs cost in a month, per run, workflow or tenant
+         * @description Model tokens priced by the price table, Lambda GB-seconds and requests, Step Functions state
+         *     transitions and API Gateway requests from the cost ledger (written as runs execute), plus,
+         *     per tenant, a month of the storage it keeps now. An admin sees every tenant granted to it
+         *     in the per-tenant view; everyone else their own tenant.
+         */
+        get: operations["getCosts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/documents": {
         parameters: {
             query?: never;
@@ -462,6 +485,28 @@ export interface paths {
         put?: never;
         /** Start a new run from this run's trigger, on the current workflow version */
         post: operations["rerunRun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/runs/{run_id}/trace": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The run's OpenTelemetry spans as a tree
+         * @description API request → Step Functions execution → node executions → model calls, with the
+         *     business event each node serves and what it cost. Spans are kept here when the exporter is
+         *     `postgres` (the local default); with `otlp` they are in the tracing backend instead.
+         */
+        get: operations["getRunTrace"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -918,6 +963,122 @@ export interface components {
             /** Node */
             node?: string | null;
         };
+        /** CostFigures */
+        CostFigures: {
+            /** Api Requests */
+            api_requests: number;
+            /** Api Usd */
+            api_usd: number;
+            /**
+             * Executions
+             * @description node executions (retries included)
+             */
+            executions: number;
+            /** Input Tokens */
+            input_tokens: number;
+            /** Lambda Gb Seconds */
+            lambda_gb_seconds: number;
+            /** Lambda Usd */
+            lambda_usd: number;
+            /** Model Usd */
+            model_usd: number;
+            /** Output Tokens */
+            output_tokens: number;
+            /** Runs */
+            runs: number;
+            /** State Transitions */
+            state_transitions: number;
+            /** Stepfunctions Usd */
+            stepfunctions_usd: number;
+            /**
+             * Storage Usd
+             * @description S3 and Postgres storage for the month (tenants only)
+             */
+            storage_usd: number;
+            /** Total Usd */
+            total_usd: number;
+            /**
+             * Unpriced Tokens
+             * @description tokens of models the price table does not list
+             */
+            unpriced_tokens: number;
+        };
+        /** CostLine */
+        CostLine: {
+            /** Api Requests */
+            api_requests: number;
+            /** Api Usd */
+            api_usd: number;
+            /**
+             * Executions
+             * @description node executions (retries included)
+             */
+            executions: number;
+            /** Input Tokens */
+            input_tokens: number;
+            /**
+             * Key
+             * @description the run id, workflow name or tenant id
+             */
+            key: string;
+            /** Label */
+            label: string;
+            /** Lambda Gb Seconds */
+            lambda_gb_seconds: number;
+            /** Lambda Usd */
+            lambda_usd: number;
+            /** Model Usd */
+            model_usd: number;
+            /** Output Tokens */
+            output_tokens: number;
+            /** Rds Bytes */
+            rds_bytes?: number | null;
+            /** Runs */
+            runs: number;
+            /** S3 Bytes */
+            s3_bytes?: number | null;
+            /** State Transitions */
+            state_transitions: number;
+            /** Stepfunctions Usd */
+            stepfunctions_usd: number;
+            /**
+             * Storage Usd
+             * @description S3 and Postgres storage for the month (tenants only)
+             */
+            storage_usd: number;
+            /**
+             * Tenant Id
+             * Format: uuid
+             */
+            tenant_id: string;
+            /** Total Usd */
+            total_usd: number;
+            /**
+             * Unpriced Tokens
+             * @description tokens of models the price table does not list
+             */
+            unpriced_tokens: number;
+            /** Workflow */
+            workflow: string | null;
+        };
+        /** CostsOut */
+        CostsOut: {
+            /**
+             * By
+             * @enum {string}
+             */
+            by: "run" | "workflow" | "tenant";
+            /** Month */
+            month: string;
+            prices: components["schemas"]["PriceSource"];
+            /**
+             * Rows
+             * @description most expensive first
+             */
+            rows: components["schemas"]["CostLine"][];
+            /** @description every tenant in scope for the month, storage included */
+            total: components["schemas"]["CostFigures"];
+        };
         /**
          * CustomerExperience
          * @description How long the end customer waited for the outcome, against the manual process.
@@ -1354,6 +1515,23 @@ export interface components {
             /** Workflows */
             workflows: components["schemas"]["WorkflowOutcomes"][];
         };
+        /** PriceSource */
+        PriceSource: {
+            /** As Of */
+            as_of: string;
+            /**
+             * Currency
+             * @default USD
+             * @constant
+             */
+            currency: "USD";
+            /** Region */
+            region: string;
+            /** Sources */
+            sources: {
+                [key: string]: string;
+            };
+        };
         /**
          * Problem
          * @description RFC 9457 problem details: every error the API answers has this shape.
@@ -1640,6 +1818,44 @@ export interface components {
              */
             token: string;
         };
+        /** SpanOut */
+        SpanOut: {
+            /** Attributes */
+            attributes: {
+                [key: string]: string | number | boolean;
+            };
+            /** Children */
+            children: components["schemas"]["SpanOut"][];
+            /** Duration Ms */
+            duration_ms: number | null;
+            /**
+             * Ended At
+             * @description an execution span lasts until its last node's span ends (Step Functions does not report its end to the runner); null while nothing under it has ended
+             */
+            ended_at: string | null;
+            /**
+             * Kind
+             * @description the API request that started the run, a Step Functions execution, a node execution, a model call
+             * @enum {string}
+             */
+            kind: "api" | "execution" | "node" | "model" | "other";
+            /** Name */
+            name: string;
+            /** Parent Span Id */
+            parent_span_id: string | null;
+            /** Span Id */
+            span_id: string;
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "unset" | "ok" | "error";
+        };
         /**
          * StaffTime
          * @description Staff hours relieved: Σ (baseline minutes - staff minutes spent) over measured runs.
@@ -1760,6 +1976,30 @@ export interface components {
             revoked_at: string | null;
             /** Role */
             role: string;
+        };
+        /** TraceOut */
+        TraceOut: {
+            /**
+             * Exporter
+             * @description where this deployment sends spans; only 'postgres' keeps them here
+             * @enum {string}
+             */
+            exporter: "postgres" | "otlp" | "none";
+            /**
+             * Run Id
+             * Format: uuid
+             */
+            run_id: string;
+            /**
+             * Spans
+             * @description the roots (one per trace), children nested
+             */
+            spans: components["schemas"]["SpanOut"][];
+            /**
+             * Trace Id
+             * @description null when no span of the run was stored
+             */
+            trace_id: string | null;
         };
         /**
          * Turnaround
@@ -2588,6 +2828,128 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CallbackDeliveryOut"];
+                };
+            };
+            /** @description the request cannot be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description no valid credentials (token or webhook signature) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description the credentials do not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description no such resource for this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description conflicts with the resource's state or an earlier request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description no longer possible (expired or withdrawn) */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description the body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description a document of a type the platform cannot read */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description the input is invalid; `errors` names the fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    getCosts: {
+        parameters: {
+            query?: {
+                /** @description one row per run, per workflow, or per tenant (client) */
+                by?: "run" | "workflow" | "tenant";
+                /** @description a calendar month in UTC, YYYY-MM; default the current one */
+                month?: string | null;
+                /** @description one workflow; default all */
+                workflow?: string | null;
+                /** @description the most rows returned */
+                limit?: number;
+            };
+            header?: {
+                /** @description an admin acting on a granted tenant names it here */
+                "flightdeck-tenant"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CostsOut"];
                 };
             };
             /** @description the request cannot be read */
@@ -5042,6 +5404,121 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunAccepted"];
+                };
+            };
+            /** @description the request cannot be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description no valid credentials (token or webhook signature) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description the credentials do not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description no such resource for this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description conflicts with the resource's state or an earlier request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description no longer possible (expired or withdrawn) */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description the body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description a document of a type the platform cannot read */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description the input is invalid; `errors` names the fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    getRunTrace: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description an admin acting on a granted tenant names it here */
+                "flightdeck-tenant"?: string | null;
+            };
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TraceOut"];
                 };
             };
             /** @description the request cannot be read */
