@@ -28,7 +28,13 @@ from flightdeck.settings import EnvVar
 from stacks import nag
 from stacks.config import StageConfig
 from stacks.data import DataStack
-from stacks.runtime import AssetPaths, FunctionFactory, base_environment, grant_bedrock
+from stacks.runtime import (
+    AssetPaths,
+    FunctionFactory,
+    base_environment,
+    grant_bedrock,
+    grant_tenant_secrets,
+)
 from stacks.workflow import WorkflowStack
 
 API_HANDLER = "functions.api.handler.handler"
@@ -67,6 +73,9 @@ class ApiStack(Stack):
             memory_mb=1024,
         )
         data.secret.grant_read(self.function)
+        # Webhook verification reads the signing secrets; the admin routes make, rotate and
+        # revoke them.
+        grant_tenant_secrets(self.function, config)
         # Run payloads and outputs under tenants/<id>/, and knowledge documents under
         # tenants/<id>/knowledge/: direct uploads (PutObject), presigned PUTs (signed with this
         # role, so PutObject again), re-ingestion (GetObject) and deletion (DeleteObject).

@@ -33,7 +33,13 @@ from constructs import Construct
 
 from stacks import nag
 from stacks.config import StageConfig
-from stacks.runtime import AssetPaths, FunctionFactory, Network, base_environment
+from stacks.runtime import (
+    AssetPaths,
+    FunctionFactory,
+    Network,
+    base_environment,
+    grant_tenant_secrets,
+)
 
 DATABASE_NAME = "flightdeck"
 DATABASE_USER = "flightdeck"
@@ -253,6 +259,8 @@ class DataStack(Stack):
             timeout=Duration.minutes(5),
         )
         self.secret.grant_read(self.migrate_function)
+        # After the migrations it moves plaintext signing secrets into Secrets Manager.
+        grant_tenant_secrets(self.migrate_function, config)
         self.migration = triggers.Trigger(
             self,
             "MigrateOnDeploy",

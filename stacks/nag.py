@@ -92,6 +92,17 @@ INFERENCE_PROFILE_MODELS = Waiver(
         ),
     ),
 )
+TENANT_SECRETS = Waiver(
+    "AwsSolutions-IAM5",
+    "Webhook and callback signing secrets are made at run time, one per tenant and scope, "
+    "named <stage>/tenants/<tenant id>/...; the grant names that prefix with a wildcard for the "
+    "ids (and Secrets Manager's random ARN suffix); the database secret is outside it.",
+    applies_to=(
+        RegexAppliesTo(
+            regex="/^Resource::arn:<AWS::Partition>:secretsmanager:.*\\/tenants\\/\\*$/g"
+        ),
+    ),
+)
 KNOWLEDGE_OBJECTS = Waiver(
     "AwsSolutions-IAM5",
     "Knowledge documents are stored at tenants/<tenant id>/knowledge/<document id>/<file>, so "

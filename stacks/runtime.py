@@ -83,8 +83,39 @@ def base_environment(
         EnvVar.STATE_MACHINE_ARN_PREFIX: state_machine_arn_prefix(config),
         EnvVar.AWS_REGION: Aws.REGION,
         EnvVar.WORKFLOW_PACKAGES: config.workflow_packages,
+        EnvVar.SECRETS_PREFIX: tenant_secrets_prefix(config),
         **model_environment(config),
     }
+
+
+def tenant_secrets_prefix(config: StageConfig) -> str:
+    """The name prefix of this stage's webhook and callback signing secrets in Secrets Manager
+    (`flightdeck.store.secrets`); the database's secret (`<name>/database`) is outside it."""
+    return f"{config.name}/tenants/"
+
+
+# Reading signing secrets, and making, rotating and revoking them: every function that reads
+# them also writes (the API's admin routes, the callback dispatcher's first default secret, the
+# migrator's move). A revoked version is removed with PutSecretValue: no secret is deleted.
+TENANT_SECRETS_ACTIONS = (
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:CreateSecret",
+    "secretsmanager:PutSecretValue",
+    "secretsmanager:TagResource",
+)
+
+
+def grant_tenant_secrets(function: lambda_.IFunction, config: StageConfig) -> None:
+    """Let `function` read and write the tenants' signing secrets: those under
+    `tenant_secrets_prefix` only."""
+    arn = (
+        f"arn:{Aws.PARTITION}:secretsmanager:{Aws.REGION}:{Aws.ACCOUNT_ID}:secret:"
+        f"{tenant_secrets_prefix(config)}*"
+    )
+    function.add_to_role_policy(
+        iam.PolicyStatement(actions=list(TENANT_SECRETS_ACTIONS), resources=[arn])
+    )
+    nag.waive(function, nag.TENANT_SECRETS)
 
 
 def model_environment(config: StageConfig) -> dict[str, str]:

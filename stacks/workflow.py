@@ -47,7 +47,13 @@ from functions.approval_metrics import metric as approval_metric
 from stacks import nag
 from stacks.config import StageConfig
 from stacks.data import DataStack
-from stacks.runtime import AssetPaths, FunctionFactory, base_environment, grant_bedrock
+from stacks.runtime import (
+    AssetPaths,
+    FunctionFactory,
+    base_environment,
+    grant_bedrock,
+    grant_tenant_secrets,
+)
 
 
 @dataclass(frozen=True)
@@ -341,6 +347,8 @@ class WorkflowStack(Stack):
             reserved_concurrency=1,
         )
         data.secret.grant_read(function)
+        # Signs with the callback secrets, and makes a tenant's default one on first need.
+        grant_tenant_secrets(function, config)
         function.configure_async_invoke(max_event_age=Duration.minutes(1), retry_attempts=0)
         self.support_functions["CallbackDispatcher"] = function
         events.Rule(

@@ -13,9 +13,10 @@ What counts as personal:
 
       customer_name: str = Field(json_schema_extra=PERSONAL)
 
-  (`PERSONAL` is `{"personal": True}`; nested models are followed). The names of such fields
-  are registered when the workflow is defined, so a log line or span attribute under one of
-  those keys is masked too.
+  (`PERSONAL` is `{"personal": True}`; nested models are followed). Such a field is sealed
+  whole in the stored trigger (`flightdeck.store.sealing`), and its name is registered when
+  the workflow is defined, so a log line or span attribute under that key is masked whole
+  too (except generic names such as `body`, whose text the detectors mask).
 
 A masked value becomes a token such as `<email:3f2a9c1b04>`: the first 10 hex digits of an
 HMAC-SHA256 of the normalised value under the process's masking key. The same address gives
@@ -166,6 +167,7 @@ def _phone(match: re.Match[str]) -> str:
     return token("phone", ("+" if text.startswith("+") else "") + digits)
 
 
+_TOKEN = re.compile(rf"<[a-z]+:[0-9a-f]{{{TOKEN_HEX_DIGITS}}}>")
 # Cards and IBANs first: their digit groups would otherwise look like phone numbers.
 _DETECTORS = ((_CARD, _card), (_IBAN, _iban), (_EMAIL, _email), (_PHONE, _phone))
 
@@ -189,6 +191,8 @@ def _whole_value_token(value: Any) -> str:
     """A personal field's token: the detector's when the value is exactly one e-mail, phone,
     card or IBAN (so it matches the same value seen in free text), else `<personal:…>`."""
     text = str(value)
+    if _TOKEN.fullmatch(text):
+        return text  # masked already: masking twice gives the same value
     masked = mask_text(text.strip())
     if masked.startswith("<") and masked.endswith(">") and masked.count("<") == 1:
         return masked
@@ -275,9 +279,19 @@ def _personal_paths(model: type[BaseModel], prefix: str, depth: int) -> Iterable
             yield from _personal_paths(annotation, f"{path}.", depth + 1)
 
 
+# Names too common to mask whole wherever they appear ("body" is also an annotation's
+# comment, a callback's...): personal free text under these names is masked by the detectors
+# in logs and callbacks, and sealed whole only in the stored trigger.
+_GENERIC_KEYS = frozenset(
+    {"body", "text", "message", "subject", "content", "description", "notes", "comment"}
+)
+
+
 def register_personal_model(model: type[BaseModel]) -> tuple[str, ...]:
-    """Remember the names of `model`'s personal fields: values under those keys are masked
-    wherever they appear (logs, spans, callbacks). Returns their dotted paths."""
+    """Remember the names of `model`'s personal fields (but generic ones such as `body`):
+    values under those keys are masked whole wherever they appear (logs, spans, callbacks).
+    Returns the dotted paths of all its personal fields."""
     paths = personal_fields(model)
-    _personal_keys.update(p.rsplit(".", 1)[-1].lower() for p in paths)
+    names = {p.rsplit(".", 1)[-1].lower() for p in paths}
+    _personal_keys.update(names - _GENERIC_KEYS)
     return paths

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from flightdeck import __version__, webhooks
+from flightdeck import __version__, privacy, webhooks
 from flightdeck.store import callbacks as store
 from flightdeck.store import runs, tenants
 from flightdeck.store.db import Connection, scoped
@@ -164,7 +164,8 @@ def enqueue(
         workflow=run.workflow,
         event_type=event_type,
         event_key=key,
-        payload=payload,
+        # Stored and sent masked: an error message may quote the customer.
+        payload=privacy.mask_value(payload),
         url=url,
     )
 
@@ -207,7 +208,9 @@ class _Outcome:
 
 
 def _body(payload: dict[str, Any]) -> bytes:
-    return json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+    """The bytes sent (and signed): masked again, for deliveries queued before masking was."""
+    masked = privacy.mask_value(payload)
+    return json.dumps(masked, separators=(",", ":"), sort_keys=True).encode()
 
 
 def signed_headers(secrets: list[str], delivery_id: uuid.UUID, body: bytes) -> dict[str, str]:

@@ -177,7 +177,7 @@ class NodeRunner:
             manifest=workflow.manifest,
             model=RecordedModel(self._model, events, telemetry),
             knowledge=PostgresKnowledge(conn, run.tenant_id, self._embeddings, events, telemetry),
-            effects=PostgresEffects(conn, run.tenant_id, run.id, node),
+            effects=PostgresEffects(conn, run.tenant_id, run.id, node, self._sealer()),
             outcomes=PostgresOutcomes(conn, run.tenant_id, run.id, workflow.name),
         )
 

@@ -13,6 +13,7 @@ from flightdeck.llm.base import EmbeddingProvider, M, ModelProvider, ModelReques
 from flightdeck.store import documents, outbox, outcomes, runs
 from flightdeck.store.db import Connection
 from flightdeck.store.outcomes import Outcome
+from flightdeck.store.sealing import TriggerSealer
 
 KNOWLEDGE_CITED = "knowledge.cited"
 MODEL_USED = "model.used"
@@ -205,13 +206,23 @@ def _without_heading(text: str, heading: str) -> str:
 
 
 class PostgresEffects:
+    """The keyed outbox. With a sealer, an effect's personal fields (a reply's recipient and
+    text) are stored as KMS envelopes like a trigger's, under the scope `outbox:<key>:`;
+    whatever performs the effect opens them with the same scope."""
+
     def __init__(
-        self, conn: Connection, tenant_id: uuid.UUID, run_id: uuid.UUID, node: str
+        self,
+        conn: Connection,
+        tenant_id: uuid.UUID,
+        run_id: uuid.UUID,
+        node: str,
+        sealer: TriggerSealer | None = None,
     ) -> None:
         self._conn = conn
         self._tenant_id = tenant_id
         self._run_id = run_id
         self._node = node
+        self._sealer = sealer
 
     def record(self, key: str, kind: str, payload: dict[str, Any]) -> tuple[int, bool]:
         entry, created = outbox.put(
@@ -221,7 +232,11 @@ class PostgresEffects:
             node=self._node,
             key=key,
             kind=kind,
-            payload=payload,
+            payload=payload
+            if self._sealer is None
+            else self._sealer.seal(
+                payload, tenant_id=self._tenant_id, run_id=self._run_id, scope=f"outbox:{key}:"
+            ),
         )
         return entry.id, created
 

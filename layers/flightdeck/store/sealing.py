@@ -102,25 +102,31 @@ class TriggerSealer:
         tenant_id: uuid.UUID,
         run_id: uuid.UUID,
         personal: Iterable[str] = (),
+        scope: str = "",
     ) -> Any:
         """`payload` with its personal fields replaced by envelopes; anything that is not a
-        JSON object is sealed whole under the field name `$`."""
+        JSON object is sealed whole under the field name `$`. `scope` tells apart payloads of
+        one run (a trigger: "", an outbox entry: "outbox:<key>:")."""
         top = frozenset(p.split(".", 1)[0] for p in personal)
         if not isinstance(payload, dict):
-            return {"$": self._envelope(payload, tenant_id, run_id, "$")}
+            return {"$": self._envelope(payload, tenant_id, run_id, scope + "$")}
         return {
-            key: self._envelope(value, tenant_id, run_id, key)
+            key: self._envelope(value, tenant_id, run_id, scope + key)
             if needs_sealing(key, value, top)
             else value
             for key, value in payload.items()
         }
 
-    def open(self, payload: Any, *, tenant_id: uuid.UUID, run_id: uuid.UUID) -> Any:
+    def open(
+        self, payload: Any, *, tenant_id: uuid.UUID, run_id: uuid.UUID, scope: str = ""
+    ) -> Any:
         """The payload as it was sent. Plaintext (never sealed) payloads come back unchanged."""
         if not is_sealed(payload):
             return payload
         opened = {
-            key: self._decrypt(value, tenant_id, run_id, key) if is_envelope(value) else value
+            key: self._decrypt(value, tenant_id, run_id, scope + key)
+            if is_envelope(value)
+            else value
             for key, value in payload.items()
         }
         if set(opened) == {"$"}:

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Body, Query
 from fastapi.responses import StreamingResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from flightdeck import privacy
 from flightdeck.api.auth import Operator, ServicesDep, Viewer
 from flightdeck.api.schemas import AnnotationOut
 from flightdeck.engine.workflow import NAME_PATTERN
@@ -113,7 +114,8 @@ def create_annotation(
             kind=body.kind,
             author=principal.actor,
             node=body.node,
-            body=body.body if isinstance(body, CommentIn) else None,
+            # A comment quoting a customer keeps the tokens, not the address or number.
+            body=privacy.mask_text(body.body) if isinstance(body, CommentIn) else None,
             label=body.label if isinstance(body, LabelIn) else None,
             score=body.score if isinstance(body, ScoreIn) else None,
             metric=body.metric if isinstance(body, ScoreIn) else None,
@@ -242,8 +244,11 @@ def _paged(
 
 
 def export_record(a: Annotation) -> dict[str, Any]:
-    """An annotation as JSON-ready values, the same shape the API answers with."""
-    return AnnotationOut.of(a).model_dump(mode="json")
+    """An annotation as JSON-ready values, the same shape the API answers with, personal data
+    masked (`flightdeck.privacy`): an export leaves the platform, a comment may quote the
+    customer."""
+    masked: dict[str, Any] = privacy.mask_value(AnnotationOut.of(a).model_dump(mode="json"))
+    return masked
 
 
 def csv_cell(value: Any) -> str:
