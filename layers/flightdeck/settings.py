@@ -47,12 +47,12 @@ class EnvVar(enum.StrEnum):
     EMBEDDING_API_KEY = f"{ENV_PREFIX}EMBEDDING_API_KEY"
     TRIGGER_KEY_ID = f"{ENV_PREFIX}TRIGGER_KEY_ID"
     MASKING_KEY = f"{ENV_PREFIX}MASKING_KEY"
-
-
-Stage = Literal["development", "test", "staging", "prod"]
     SECRETS_PREFIX = f"{ENV_PREFIX}SECRETS_PREFIX"
     SECRETS_CACHE_SECONDS = f"{ENV_PREFIX}SECRETS_CACHE_SECONDS"
     SECRET_ROTATION_OVERLAP_SECONDS = f"{ENV_PREFIX}SECRET_ROTATION_OVERLAP_SECONDS"
+
+
+Stage = Literal["development", "test", "staging", "prod"]
 
 
 class Settings(BaseSettings):
@@ -109,6 +109,16 @@ class Settings(BaseSettings):
     # JSON values larger than this go to S3 and are kept by pointer.
     inline_payload_limit: int = Field(default=32 * 1024, ge=1024)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    # Webhook and callback signing secrets live in Secrets Manager under this name prefix
+    # (`flightdeck.store.secrets`); the stacks grant access to this prefix only.
+    secrets_prefix: str = Field(
+        default="flightdeck/tenants/", pattern=r"^[A-Za-z0-9/_+=.@-]{1,200}/$"
+    )
+    # How long a process keeps a secret's value before reading it again (Powertools Parameters'
+    # max_age): the longest a revoked secret's material stays in another process's memory.
+    secrets_cache_seconds: int = Field(default=300, ge=0, le=3600)
+    # How long a rotated-out callback secret keeps signing beside the new one.
+    secret_rotation_overlap_seconds: int = Field(default=24 * 3600, ge=0, le=30 * 24 * 3600)
 
     @model_validator(mode="after")
     def _database_configured(self) -> Settings:
@@ -118,21 +128,11 @@ class Settings(BaseSettings):
             )
         if self.stage in ("staging", "prod") and self.aws_endpoint_url:
             raise ValueError(f"{EnvVar.AWS_ENDPOINT_URL} is for local emulation only")
+        if self.telemetry_exporter == "otlp" and not self.otlp_endpoint:
+            raise ValueError(f"the otlp telemetry exporter needs {EnvVar.OTLP_ENDPOINT}")
         if self.model_provider == "bedrock" and not self.bedrock_chat_model:
             raise ValueError(f"the bedrock model provider needs {EnvVar.BEDROCK_CHAT_MODEL}")
         if self.embedding_provider == "openai":
-    # Webhook and callback signing secrets live in Secrets Manager under this name prefix
-    # (`flightdeck.store.secrets`); the stacks grant access to this prefix only.
-    secrets_prefix: str = Field(
-        default="flightdeck/tenants/", pattern=r"^[A-Za-z0-9/_+=.@-]{1,200}/$"
-    )
-    # How long a process keeps a secret's value before reading it again (Powertools Parameters'
-    # max_age): the longest a revoked secret's material stays in another process's memory.
-        if self.telemetry_exporter == "otlp" and not self.otlp_endpoint:
-            raise ValueError(f"the otlp telemetry exporter needs {EnvVar.OTLP_ENDPOINT}")
-    secrets_cache_seconds: int = Field(default=300, ge=0, le=3600)
-    # How long a rotated-out callback secret keeps signing beside the new one.
-    secret_rotation_overlap_seconds: int = Field(default=24 * 3600, ge=0, le=30 * 24 * 3600)
             missing = [
                 name
                 for name, value in (

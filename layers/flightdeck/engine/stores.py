@@ -14,6 +14,8 @@ from flightdeck.store import documents, outbox, outcomes, runs
 from flightdeck.store.db import Connection
 from flightdeck.store.outcomes import Outcome
 from flightdeck.store.sealing import TriggerSealer
+from flightdeck.telemetry import tracing
+from flightdeck.telemetry.costs import Prices, Usage
 
 KNOWLEDGE_CITED = "knowledge.cited"
 MODEL_USED = "model.used"
@@ -26,19 +28,19 @@ class NodeEvents:
 
     def __init__(self) -> None:
         self._events: list[tuple[str, dict[str, Any]]] = []
+        # Kept past `flush`: the cost ledger prices the node's calls once it has ended.
+        self._usage: list[Usage] = []
 
     def add(self, type_: str, data: dict[str, Any]) -> None:
         self._events.append((type_, data))
-        # Kept past `flush`: the cost ledger prices the node's calls once it has ended.
-        self._usage: list[Usage] = []
 
     def usage(
         self, *, kind: str, task: str, model: str, input_tokens: int, output_tokens: int
     ) -> None:
+        self._usage.append(Usage(model, input_tokens, output_tokens))
         self.add(
             MODEL_USED,
             {
-        self._usage.append(Usage(model, input_tokens, output_tokens))
                 "kind": kind,
                 "task": task,
                 "model": model,
@@ -47,21 +49,18 @@ class NodeEvents:
             },
         )
 
-    def flush(self, conn: Connection, tenant_id: uuid.UUID, run_id: uuid.UUID, node: str) -> None:
-        for type_, data in self._events:
-            runs.append_event(
     def usage_so_far(self) -> list[Usage]:
         """Every model call's tokens so far, written or not (the cost ledger prices them)."""
         return list(self._usage)
 
+    def flush(self, conn: Connection, tenant_id: uuid.UUID, run_id: uuid.UUID, node: str) -> None:
+        for type_, data in self._events:
+            runs.append_event(
                 conn, run_id=run_id, tenant_id=tenant_id, type=type_, node=node, data=data
             )
         self._events.clear()
 
 
-class RecordedModel:
-    """The model provider as a node sees it: every call's token usage becomes a `model.used`
-    event of the run and node (the cost ledger prices them), and a span of the node's trace."""
 SpanFactory = Callable[..., AbstractContextManager[tracing.Span]]
 
 
@@ -100,6 +99,9 @@ def _untraced(provider: str, kind: str, task: str) -> Iterator[ModelCallSpan | N
     yield None
 
 
+class RecordedModel:
+    """The model provider as a node sees it: every call's token usage becomes a `model.used`
+    event of the run and node (the cost ledger prices them), and a span of the node's trace."""
 
     def __init__(
         self, model: ModelProvider, events: NodeEvents, telemetry: ModelTelemetry | None = None
@@ -107,6 +109,7 @@ def _untraced(provider: str, kind: str, task: str) -> Iterator[ModelCallSpan | N
         self.name = model.name
         self._model = model
         self._events = events
+        self._telemetry = telemetry
 
     def complete(self, request: ModelRequest[M]) -> ModelResult[M]:
         trace = self._telemetry.call if self._telemetry else _untraced
@@ -114,7 +117,6 @@ def _untraced(provider: str, kind: str, task: str) -> Iterator[ModelCallSpan | N
             result = self._model.complete(request)
             if span is not None:
                 span.used(result.model, result.input_tokens, result.output_tokens)
-        self._telemetry = telemetry
         self._events.usage(
             kind="chat",
             task=request.task,
@@ -135,16 +137,16 @@ class PostgresKnowledge:
         tenant_id: uuid.UUID,
         embeddings: Callable[[], EmbeddingProvider],
         events: NodeEvents,
+        telemetry: ModelTelemetry | None = None,
     ) -> None:
         self._conn = conn
         self._tenant_id = tenant_id
-        telemetry: ModelTelemetry | None = None,
         self._embeddings = embeddings
         self._events = events
+        self._telemetry = telemetry
 
     def search(self, query: str, limit: int = 3) -> list[Passage]:
         provider = self._embeddings()
-        self._telemetry = telemetry
         trace = self._telemetry.call if self._telemetry else _untraced
         with trace(provider.name, "embeddings", "knowledge.search") as span:
             embedded = provider.embed([query], purpose="query")
