@@ -21,7 +21,8 @@ from flightdeck.store import tenants
 from flightdeck.store.db import connect, scoped
 from flightdeck.store.secrets import SecretStore
 from flightdeck.store.secrets_move import move_secrets
-from tests.conftest import Platform, load_event, wait_for
+from functions.migrate.handler import handler as migrate_handler
+from tests.conftest import Platform, lambda_context, load_event, wait_for
 from tests.integration.api_client import Api, api_for
 
 BODY = json.dumps(load_event("password_ticket")).encode()
@@ -320,3 +321,24 @@ def test_migration_0012_keeps_every_plaintext_secret_until_the_move(postgres: An
             "SELECT tenant_id, secrets, secret_ids FROM flightdeck_webhook_secrets('acme', 'w')"
         ).fetchone()
         assert found == {"tenant_id": tenant, "secrets": [secret], "secret_ids": []}
+
+
+def test_the_deploy_time_migrator_moves_what_is_left(
+    api: Api, platform: Platform, database_url: str
+) -> None:
+    # Given a secret still kept in plaintext
+    legacy = tenants.new_webhook_secret()
+    with connect(database_url) as owner, scoped(owner, platform.tenant_id):
+        owner.execute(
+            "INSERT INTO webhook_secrets (id, tenant_id, secret, secret_prefix)"
+            " VALUES (%s, %s, %s, left(%s, 10))",
+            (uuid.uuid4(), platform.tenant_id, legacy, legacy),
+        )
+
+    # When the migrate function runs, as the CDK trigger runs it at deploy
+    answer = migrate_handler({}, lambda_context("migrate"))
+
+    # Then nothing was left to migrate, the secret moved, and it still verifies
+    assert answer == {"applied": [], "secrets_moved": 1}
+    assert plaintext_rows(database_url) == 0
+    assert deliver(api, legacy) == 202
