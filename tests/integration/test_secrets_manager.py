@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from botocore.exceptions import EndpointConnectionError
 
 from flightdeck import webhooks
 from flightdeck.engine.callbacks import CallbackDispatcher
@@ -342,3 +343,26 @@ def test_the_deploy_time_migrator_moves_what_is_left(
     assert answer == {"applied": [], "secrets_moved": 1}
     assert plaintext_rows(database_url) == 0
     assert deliver(api, legacy) == 202
+
+
+def test_an_unreachable_secrets_manager_answers_503_not_a_verdict(
+    api: Api, platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = platform.services.secrets
+
+    def unreachable(**kwargs: Any) -> Any:
+        raise EndpointConnectionError(endpoint_url="https://secretsmanager.invalid")
+
+    monkeypatch.setattr(store.provider.client, "get_secret_value", unreachable)
+    store.provider.clear_cache()
+
+    answer = api.client.post(
+        "/v1/webhooks/support_triage",
+        params={"tenant": "demo"},
+        content=BODY,
+        headers=webhooks.headers(platform.webhook_secret, f"msg_{uuid.uuid4()}", BODY),
+    )
+
+    assert answer.status_code == 503
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["title"] == "Secrets unavailable"
