@@ -2,6 +2,7 @@
 
 import { Suspense, useMemo, useState } from "react";
 
+import { CostPanel } from "@/components/health/CostPanel";
 import { CHART, ChartFrame, Figure } from "@/components/insights/ChartFrame";
 import { RangeControls, useInsightQuery, useWorkflowOptions } from "@/components/insights/RangeControls";
 import { StackedBars } from "@/components/insights/lazyCharts";
@@ -71,14 +72,7 @@ function Health() {
         <HealthSections health={health.data} />
       )}
 
-      <section className="panel not-measured" aria-labelledby="health-cost">
-        <h2 id="health-cost">Cost per run and per client — not measured yet (comes with telemetry)</h2>
-        <p>
-          Flightdeck does not record what a run costs yet: model tokens, compute time and AWS charges are
-          not attributed to runs or clients today. This panel will show cost per run and per client once
-          telemetry measures them. Until then there are no figures here, rather than estimates.
-        </p>
-      </section>
+      <CostPanel workflow={state.workflow ?? null} />
     </div>
   );
 }

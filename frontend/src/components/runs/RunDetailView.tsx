@@ -28,6 +28,7 @@ import { RunApprovals } from "./RunApprovals";
 import { GraphLegend, RunGraph } from "./RunGraph";
 import { RunOutcome } from "./RunOutcome";
 import { RunTimeline } from "./RunTimeline";
+import { RunTrace } from "./RunTrace";
 import styles from "./runs.module.css";
 
 /** While the run can still change, the page reloads it this often. */
@@ -322,6 +323,15 @@ function RunDetail({ run, reload, pollError }: { run: Run; reload: () => void; p
           <RunOutcome outcome={run.outcome} />
         </section>
       ) : null}
+
+      <section className={styles.section} aria-labelledby="run-trace">
+        <h2 id="run-trace">Trace</h2>
+        <p className={styles.sectionNote}>
+          The API request, the Step Functions execution, each node with the business event it served, and each model
+          call, on one time axis.
+        </p>
+        <RunTrace runId={run.id} version={`${run.status}|${run.events.length}`} />
+      </section>
 
       <section className={styles.section} aria-labelledby="run-timeline">
         <h2 id="run-timeline">Timeline</h2>
