@@ -151,14 +151,55 @@ describe("a client with a viewer sign-in link", () => {
     await page.context().close();
   });
 
-  test("Health shows latency per step and marks cost as not measured", async () => {
+  test("Health shows latency per step and what runs cost, per run and per client", async () => {
     const page = await newPage(browser);
     await signIn(page, platform, "viewer");
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Health" }).click();
     await page.getByRole("heading", { level: 1, name: "Technical health" }).waitFor();
     await page.getByRole("rowheader", { name: /retrieve/ }).first().waitFor({ timeout: 20_000 });
-    assert.match(await page.locator("main").innerText(), /not measured yet/);
+    // the demo's live runs ran through the node runner this month: the ledger priced them
+    const panel = page.getByTestId("cost-panel");
+    await panel.getByTestId("cost-per-client").waitFor({ timeout: 20_000 });
+    const clients = panel.getByTestId("cost-per-client").locator("tbody tr");
+    assert.equal(await clients.count(), 1, "a viewer sees its own client only");
+    assert.match(await clients.first().innerText(), /Demo Bakery/);
+    await panel.getByTestId("cost-per-run").waitFor();
+    assert.ok((await panel.getByTestId("cost-per-run").locator("tbody tr").count()) >= 1);
+    const text = await panel.innerText();
+    assert.match(text, /Per run\s*\$\d/);
+    assert.match(text, /Lambda \$/);
+    assert.doesNotMatch(await page.locator("main").innerText(), /not measured yet/);
+    await panel.scrollIntoViewIfNeeded();
     await screenshot(page, "health");
+    noPageErrors(page);
+    await page.context().close();
+  });
+
+  test("a run's trace shows as a waterfall with its business events and cost", async () => {
+    const run = await waitingRun();
+    const page = await newPage(browser);
+    await signIn(page, platform, "viewer");
+    await page.goto(`${platform.base}/runs/detail/?id=${run.id}`);
+    const trace = page.getByTestId("run-trace");
+    await trace.waitFor({ timeout: 20_000 });
+    // the API request, the execution, plan, retrieve, decide (asking), and their model calls
+    assert.ok((await trace.getByTestId("trace-bar").count()) >= 6);
+    const text = await trace.innerText();
+    for (const expected of [/API request/i, /Step Functions/i, /ticket triaged/, /answer researched/, /reply approved/]) {
+      assert.match(text, expected);
+    }
+    assert.match(text, /nodes cost \$/);
+    // every bar sits inside its track
+    const boxes = await trace.getByTestId("trace-bar").evaluateAll((bars) =>
+      bars.map((bar) => {
+        const own = bar.getBoundingClientRect();
+        const track = bar.parentElement.getBoundingClientRect();
+        return own.left >= track.left - 1 && own.right <= track.right + 1 && own.width >= 1;
+      }),
+    );
+    assert.deepEqual(boxes, boxes.map(() => true));
+    await page.getByRole("heading", { name: "Trace" }).scrollIntoViewIfNeeded();
+    await screenshot(page, "run-trace");
     noPageErrors(page);
     await page.context().close();
   });
