@@ -9,22 +9,25 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import logging
 import random
 import re
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from threading import Thread
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from flightdeck import observability
 from flightdeck.engine.runner import thread_config
-from flightdeck.engine.runs import RunService
+from flightdeck.engine.runs import RunService, canonical_sha256
+from flightdeck.engine.seal_triggers import SealReport, seal_all
 from flightdeck.privacy import iban_valid, luhn_valid
 from flightdeck.store import runs as run_store
 from flightdeck.store import sealing
+from flightdeck.store.blobs import tenant_key
 from flightdeck.store.db import connect
 from tests.conftest import Platform, free_port, load_event, wait_for
 from tests.integration.api_client import Api, api_for
@@ -175,7 +178,8 @@ def test_two_hundred_canaries_never_appear_in_clear(
     assert len(leaked(json.dumps(tickets(planted)), planted)) == 200
     # Every line the platform's logger writes, as it writes it (masking formatter included).
     log_lines = io.StringIO()
-    previous = observability.logger.logger_handler.setStream(log_lines)
+    handler = cast(logging.StreamHandler[Any], observability.logger.logger_handler)
+    previous = handler.setStream(log_lines)
     answer = api.client.put(
         "/v1/workflows/support_triage/callback",
         json={"url": receiver.url},
@@ -217,7 +221,7 @@ def test_two_hundred_canaries_never_appear_in_clear(
         api.get("/v1/annotations/export", api.viewer, params={"format": fmt}).text
         for fmt in ("csv", "jsonl")
     ]
-    observability.logger.logger_handler.setStream(previous)
+    handler.setStream(previous)
     logs = log_lines.getvalue()
 
     # Then no canary is in a log line, a callback body or an export
@@ -306,23 +310,55 @@ def test_a_large_trigger_is_sealed_in_its_s3_object(platform: Platform) -> None:
 
 
 def test_plaintext_triggers_stay_readable_and_are_sealed_in_place(platform: Platform) -> None:
-    # Given a run stored before triggers were sealed (a plaintext row)
-    ticket = {**load_event("password_ticket"), "customer_email": "old.customer@example.net"}
-    run_id = platform.park("support_triage", ticket)
     svc = platform.services
+    # Given runs stored before triggers were sealed: one plaintext row, one plaintext S3
+    # object in the (versioned) bucket
+    ticket = {**load_event("password_ticket"), "customer_email": "old.customer@example.net"}
+    inline_id = platform.park("support_triage", ticket)
+    s3 = svc.client("s3")
+    s3.put_bucket_versioning(
+        Bucket=svc.settings.artifact_bucket, VersioningConfiguration={"Status": "Enabled"}
+    )
+    large = {**ticket, "ticket_id": "T-OLD-LARGE", "customer_email": "old.large@example.net"}
+    stored_id = uuid.uuid4()
+    ref = svc.blobs.put_json(
+        tenant_key(platform.tenant_id, "runs", str(stored_id), "trigger.json"), large
+    )
     with svc.tenant(platform.tenant_id) as conn:
-        before = run_store.get_run(conn, run_id)
+        run_store.insert_run(
+            conn,
+            run_id=stored_id,
+            tenant_id=platform.tenant_id,
+            workflow="support_triage",
+            workflow_version="1.0.0",
+            idempotency_key=f"old-{stored_id}",
+            trigger_source="api",
+            trigger_payload=None,
+            trigger_ref=ref,
+            trigger_sha256=canonical_sha256(large),
+            execution_name="manual",
+        )
+    before = platform.run(inline_id)
     assert not before.trigger_sealed
-    assert before.trigger_payload["customer_email"] == "old.customer@example.net"
+    # ... which the runner still reads as they are
+    assert sealing.open_trigger(svc.blobs, svc.sealer, before) == before.trigger_payload
 
-    # When the one-off command seals the tenant's stored triggers
-    sealed = svc.runs.seal_stored_triggers(platform.tenant_id)
+    # When the one-off command seals every tenant's stored triggers
+    report = seal_all(svc)
 
-    # Then the row holds envelopes, and opens to exactly what was stored
-    assert sealed >= 1
-    with svc.tenant(platform.tenant_id) as conn:
-        after = run_store.get_run(conn, run_id)
-    assert after.trigger_sealed
-    assert "old.customer" not in json.dumps(after.trigger_payload)
-    assert sealing.open_trigger(svc.blobs, svc.sealer, after) == before.trigger_payload
-    assert svc.runs.seal_stored_triggers(platform.tenant_id) == 0
+    # Then the row and the object hold envelopes (no plaintext version left), and open to
+    # exactly what was stored
+    assert report.sealed >= 2
+    assert report.left == 0
+    inline_run = platform.run(inline_id)
+    stored_run = platform.run(stored_id)
+    assert inline_run.trigger_sealed
+    assert stored_run.trigger_sealed
+    assert "old.customer" not in json.dumps(inline_run.trigger_payload)
+    assert sealing.open_trigger(svc.blobs, svc.sealer, inline_run) == before.trigger_payload
+    key = svc.blobs.key_of(ref)
+    versions = s3.list_object_versions(Bucket=svc.settings.artifact_bucket, Prefix=key)
+    assert len(versions["Versions"]) == 1
+    assert "old.large" not in json.dumps(svc.blobs.get_json(ref))
+    assert sealing.open_trigger(svc.blobs, svc.sealer, stored_run) == large
+    assert seal_all(svc) == SealReport(sealed=0, left=0)

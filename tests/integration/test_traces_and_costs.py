@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from flightdeck.store import tenants
 from flightdeck.store import telemetry as telemetry_store
+from flightdeck.store import tenants
 from flightdeck.telemetry import costs
 from tests.conftest import Platform, load_event
 from tests.integration.api_client import api_for
@@ -175,7 +175,7 @@ def seed_month(platform: Platform, runs: int) -> uuid.UUID:
 
 
 def test_a_seeded_month_is_priced_to_the_cent_as_by_hand(platform: Platform) -> None:
-    run_id = seed_month(platform, runs=200)
+    seed_month(platform, runs=200)
     month = datetime.now(UTC).strftime("%Y-%m")
 
     with api_for(platform) as api:
@@ -196,7 +196,8 @@ def test_a_seeded_month_is_priced_to_the_cent_as_by_hand(platform: Platform) -> 
     assert Decimal(str(row["stepfunctions_usd"])) == Decimal("0.000225")
     assert Decimal(str(row["api_usd"])) == Decimal("0.0000035")
     assert Decimal(str(row["lambda_usd"])) == Decimal("0.0000343335")  # to 10 places
-    assert row["input_tokens"] == 9_400 and row["output_tokens"] == 2_000
+    assert row["input_tokens"] == 9_400
+    assert row["output_tokens"] == 2_000
     assert row["lambda_gb_seconds"] == 2.515
     assert row["state_transitions"] == 9
     # 200 runs: $3.0941667002, i.e. $3.09
@@ -230,7 +231,8 @@ def test_costs_per_tenant_cover_the_admins_granted_tenants_only(platform: Platfo
     demo = next(r for r in as_admin["rows"] if r["tenant_id"] == str(platform.tenant_id))
     assert demo["label"] == "Demo Bakery"
     # the demo tenant keeps documents: a month of storage is part of its bill
-    assert demo["s3_bytes"] > 0 and demo["storage_usd"] > 0
+    assert demo["s3_bytes"] > 0
+    assert demo["storage_usd"] > 0
     assert [r["tenant_id"] for r in as_viewer["rows"]] == [str(platform.tenant_id)]
     assert as_viewer["total"]["runs"] == 2
     assert all(r["tenant_id"] == str(client.id) for r in as_client["rows"])

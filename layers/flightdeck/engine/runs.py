@@ -26,7 +26,12 @@ from flightdeck.store import telemetry as telemetry_store
 from flightdeck.store import tenants as tenant_store
 from flightdeck.store.blobs import BlobStore, tenant_key
 from flightdeck.store.db import scoped
-from flightdeck.store.sealing import TriggerSealer, is_sealed, open_trigger
+from flightdeck.store.sealing import (
+    TriggerKeyMissingError,
+    TriggerSealer,
+    is_sealed,
+    open_trigger,
+)
 from flightdeck.telemetry import costs, tracing
 
 _RUN_NAMESPACE = uuid.UUID("6f1f8c1e-3b8a-4f7e-9d51-0c7f7f1a2b3c")
@@ -396,16 +401,19 @@ class RunService:
         personal = privacy.personal_fields(workflow.manifest.input_model)
         return sealer.seal(trigger, tenant_id=tenant_id, run_id=run_id, personal=personal)
 
-    def seal_stored_triggers(self, tenant_id: uuid.UUID, *, batch: int = 100) -> int:
+    def seal_stored_triggers(
+        self, tenant_id: uuid.UUID, *, batch: int = 100, deadline: float | None = None
+    ) -> int:
         """Encrypt the triggers of `tenant_id`'s runs stored in plaintext (before migration
         0011, or while no key was configured), in place: the row, or the S3 object it points
-        to. Idempotent; returns how many it sealed. `python -m flightdeck.engine.seal_triggers`
-        runs it for every tenant."""
+        to (its earlier, plaintext versions deleted). Each batch commits on its own; with a
+        `deadline` (a `time.monotonic()` value) no batch starts after it. Idempotent: returns
+        how many it sealed, and a second call finds nothing left."""
         sealer = self._sealer()
         if sealer is None:
-            raise ConflictError("no trigger key is configured: nothing can be sealed")
+            raise TriggerKeyMissingError("no trigger key is configured: nothing can be sealed")
         sealed = 0
-        while True:
+        while deadline is None or time.monotonic() < deadline:
             with self._connection() as conn, scoped(conn, tenant_id):
                 todo = runs.plaintext_triggers(conn, limit=batch)
                 for run in todo:
@@ -418,15 +426,14 @@ class RunService:
                         plain, tenant_id=tenant_id, run_id=run.id, personal=personal
                     )
                     if run.trigger_ref is not None:
-                        # Overwritten under the same key: the bucket's versioning keeps the
-                        # plaintext version until its lifecycle rule expires it.
-                        self._blobs.put_json(self._blobs.key_of(run.trigger_ref), stored)
+                        self._blobs.replace_json(run.trigger_ref, stored)
                         runs.mark_trigger_sealed(conn, run.id, None)
                     else:
                         runs.mark_trigger_sealed(conn, run.id, stored)
                     sealed += 1
             if len(todo) < batch:
-                return sealed
+                break
+        return sealed
 
     def _get(self, tenant_id: uuid.UUID, run_id: uuid.UUID) -> runs.Run:
         with self._connection() as conn, scoped(conn, tenant_id):

@@ -227,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         configure_environment(database_url, emulator, data_dir, prefix, keep_keys=True)
         restore_secrets(emulator, data_dir / SECRETS_FILE)
 
+        from flightdeck.engine.seal_triggers import seal_all
         from flightdeck.services import reset_services, services
         from flightdeck.store.db import connect
         from flightdeck.store.migrate import migrate
@@ -275,6 +276,11 @@ def main(argv: list[str] | None = None) -> int:
                     f"{len(demo.LIVE_TICKETS)} live ones",
                     flush=True,
                 )
+        # Triggers stored in plaintext (before migration 0011; the demo history writes them
+        # that way) are sealed like new ones.
+        sealed = seal_all(svc)
+        if sealed.sealed:
+            print(f"flightdeck: sealed {sealed.sealed} stored trigger(s)", flush=True)
         site_dir = Path(args.site_dir).resolve()
         with svc.connection() as conn, conn.transaction():
             sign_in = sessions.create_code(

@@ -37,6 +37,26 @@ class BlobStore:
             raise ValueError("neither an inline value nor a reference")
         return self.get_json(ref)
 
+    def replace_json(self, ref: str, value: Any) -> None:
+        """Overwrite the object `ref` names and delete its earlier versions (the bucket is
+        versioned): what it held before must not stay readable."""
+        key = self.key_of(ref)
+        current = self._s3.put_object(
+            Bucket=self._bucket,
+            Key=key,
+            Body=json.dumps(value).encode(),
+            ContentType="application/json",
+            ServerSideEncryption="aws:kms",
+        ).get("VersionId")
+        if current is None:
+            return  # an unversioned bucket keeps no earlier version
+        listed = self._s3.list_object_versions(Bucket=self._bucket, Prefix=key)
+        for version in (*listed.get("Versions", ()), *listed.get("DeleteMarkers", ())):
+            if version["Key"] == key and version["VersionId"] != current:
+                self._s3.delete_object(
+                    Bucket=self._bucket, Key=key, VersionId=version["VersionId"]
+                )
+
     def key_of(self, ref: str) -> str:
         """The object key of a reference to this store's bucket."""
         bucket, key = _split(ref)

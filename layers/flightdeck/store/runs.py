@@ -283,6 +283,11 @@ def plaintext_triggers(conn: Connection, *, limit: int) -> list[Run]:
     return [Run.from_row(r) for r in rows]
 
 
+def count_plaintext_triggers(conn: Connection) -> int:
+    row = conn.execute("SELECT count(*) AS n FROM runs WHERE NOT trigger_sealed").fetchone()
+    return int(row["n"]) if row else 0
+
+
 def mark_trigger_sealed(conn: Connection, run_id: uuid.UUID, sealed_payload: Any) -> None:
     """Record that the run's trigger is sealed: `sealed_payload` replaces the inline payload
     (None when the trigger lives in S3 and was sealed there)."""
