@@ -171,6 +171,7 @@ def save_secrets(emulator: Emulator, path: Path, prefix: str) -> int:
     values = {n: client.get_secret_value(SecretId=n)["SecretString"] for n in names}
     staging = path.with_suffix(".tmp")
     staging.touch(mode=0o600)
+    staging.chmod(0o600)  # before anything is written to it
     staging.write_text(json.dumps(values))
     staging.replace(path)
     return len(values)

@@ -197,11 +197,12 @@ def _rotate(
     add = [fresh]
     remove = []
     if old.secret is not None:
-        previous = SecretVersion(uuid.uuid4(), old.secret, fresh.created_at, until)
-        add.append(previous)
+        moved = SecretVersion(uuid.uuid4(), old.secret, fresh.created_at, until)
+        add.append(moved)
+        previous_id = moved.id
     else:
         assert old.secret_version is not None
-        previous = SecretVersion(old.secret_version, "", fresh.created_at, until)
+        previous_id = old.secret_version
         if old.previous_version is not None:
             remove.append(old.previous_version)
     store.write(
@@ -209,11 +210,11 @@ def _rotate(
         name,
         add=add,
         remove=remove,
-        expire={previous.id: until},
+        expire={previous_id: until},
         prune_before=fresh.created_at,
         tenant_id=tenant_id,
     )
-    return name, prefix_of(fresh.secret), fresh.id, previous.id, until
+    return name, prefix_of(fresh.secret), fresh.id, previous_id, until
 
 
 def delete_endpoint(
