@@ -230,17 +230,17 @@ class CallbackDispatcher:
         *,
         registry: Registry,
         connection: ConnectionFactory,
+        secrets: SecretStore,
         http: httpx.Client | None = None,
         policy: RetryPolicy | None = None,
         rand: Callable[[], float] | None = None,
-        secrets: SecretStore,
     ) -> None:
         self._registry = registry
         self._connection = connection
+        self._secrets = secrets
         self._http = http
         self.policy = policy or RetryPolicy()
         # Jitter needs no cryptographic strength, but SystemRandom keeps linters and forks calm.
-        self._secrets = secrets
         self._rand = rand or random.SystemRandom().random
 
     @property
