@@ -366,3 +366,34 @@ def test_an_unreachable_secrets_manager_answers_503_not_a_verdict(
     assert answer.status_code == 503
     assert answer.headers["content-type"] == "application/problem+json"
     assert answer.json()["title"] == "Secrets unavailable"
+
+
+def test_rotating_a_webhook_secret_keeps_the_old_one_for_the_overlap_setting(
+    api: Api, platform: Platform
+) -> None:
+    old_id = demo_secret_id(api)
+    overlap = timedelta(seconds=platform.services.settings.secret_rotation_overlap_seconds)
+    assert overlap == timedelta(hours=24)
+
+    # When an admin rotates the demo secret
+    before = datetime.now(UTC)
+    rotated = api.post(f"/v1/webhook-secrets/{old_id}/rotate", api.admin)
+
+    # Then a new secret for the same scope is shown once, and both verify for the overlap
+    assert rotated.status_code == 201, rotated.text
+    new = rotated.json()
+    assert new["workflow"] is None
+    assert new["secret"].startswith("whsec_")
+    assert deliver(api, new["secret"]) == 202
+    assert deliver(api, platform.webhook_secret) == 202
+    listed = {s["id"]: s for s in api.get("/v1/webhook-secrets", api.admin).json()}
+    expires = datetime.fromisoformat(listed[old_id]["expires_at"])
+    assert (
+        before + overlap - timedelta(minutes=1) < expires < before + overlap + timedelta(minutes=1)
+    )
+    assert listed[new["id"]]["expires_at"] is None
+    # Rotating needs an admin, and a secret that is still valid
+    assert api.post(f"/v1/webhook-secrets/{new['id']}/rotate", api.operator).status_code == 403
+    assert api.post(f"/v1/webhook-secrets/{uuid.uuid4()}/rotate", api.admin).status_code == 404
+    assert expire(api, old_id) == 204
+    assert api.post(f"/v1/webhook-secrets/{old_id}/rotate", api.admin).status_code == 404

@@ -259,6 +259,30 @@ def expire_webhook_secret(
     return True
 
 
+def rotate_webhook_secret(
+    conn: Connection,
+    store: SecretStore,
+    tenant_id: uuid.UUID,
+    secret_id: uuid.UUID,
+    overlap_seconds: int,
+) -> tuple[uuid.UUID, str, str | None] | None:
+    """A new secret for the same workflow scope as `secret_id`, which keeps verifying for
+    `overlap_seconds` more (or until it expires, if sooner). Answers the new secret's id, the
+    secret and its scope; None when `secret_id` is unknown or no longer valid. Runs in the
+    caller's transaction."""
+    row = conn.execute(
+        "SELECT workflow FROM webhook_secrets WHERE id = %s AND tenant_id = %s"
+        " AND (expires_at IS NULL OR expires_at > now()) FOR UPDATE",
+        (secret_id, tenant_id),
+    ).fetchone()
+    if row is None:
+        return None
+    new_id, secret = create_webhook_secret(conn, store, tenant_id, row["workflow"])
+    # False when it already expires within the overlap: it keeps that earlier expiry.
+    expire_webhook_secret(conn, store, tenant_id, secret_id, overlap_seconds)
+    return new_id, secret, row["workflow"]
+
+
 def webhook_secrets_for_slug(
     conn: Connection, store: SecretStore, slug: str, workflow: str
 ) -> tuple[uuid.UUID | None, list[str]]:

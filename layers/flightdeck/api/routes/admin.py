@@ -95,6 +95,32 @@ def create_webhook_secret(
     return IssuedSecretOut(id=secret_id, workflow=body.workflow, secret=secret)
 
 
+@router.post(
+    "/v1/webhook-secrets/{secret_id}/rotate",
+    operation_id="rotateWebhookSecret",
+    status_code=201,
+    response_model=IssuedSecretOut,
+)
+def rotate_webhook_secret(
+    secret_id: uuid.UUID, principal: Admin, svc: ServicesDep
+) -> IssuedSecretOut:
+    """A new secret for the same workflow(s), shown once; the rotated one keeps verifying for
+    the rotation overlap (24 hours unless the deployment sets another), then stops. `404` if
+    the secret is unknown or no longer valid."""
+    with svc.tenant(principal.tenant_id) as conn:
+        rotated = tenants.rotate_webhook_secret(
+            conn,
+            svc.secrets,
+            principal.tenant_id,
+            secret_id,
+            svc.settings.secret_rotation_overlap_seconds,
+        )
+    if rotated is None:
+        raise NotFoundError(f"no live webhook secret {secret_id}")
+    new_id, secret, workflow = rotated
+    return IssuedSecretOut(id=new_id, workflow=workflow, secret=secret)
+
+
 @router.delete(
     "/v1/webhook-secrets/{secret_id}", operation_id="expireWebhookSecret", status_code=204
 )
