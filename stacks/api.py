@@ -60,6 +60,7 @@ class ApiStack(Stack):
             database_secret_arn=data.secret.secret_arn,
             database_host=data.database_host,
             artifact_bucket=data.artifacts.bucket_name,
+            trigger_key_arn=data.trigger_key.key_arn,
         )
         environment[EnvVar.MAX_BODY_BYTES] = str(config.max_body_bytes)
         self.function = factory.function(
@@ -73,6 +74,8 @@ class ApiStack(Stack):
             memory_mb=1024,
         )
         data.secret.grant_read(self.function)
+        # Webhooks seal the triggers they store; a re-run opens its original's trigger.
+        data.trigger_key.grant_encrypt_decrypt(self.function)
         # Webhook verification reads the signing secrets; the admin routes make, rotate and
         # revoke them.
         grant_tenant_secrets(self.function, config)

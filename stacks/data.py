@@ -69,6 +69,17 @@ class DataStack(Stack):
             enable_key_rotation=True,
             removal_policy=removal,
         )
+        # Personal fields of stored triggers and outbox effects (`flightdeck.store.sealing`):
+        # their own key, so that only the functions that seal or open them can use it, while
+        # the data key above serves every reader of the buckets and the database. Rotated
+        # yearly by KMS; old material stays for the envelopes it sealed.
+        self.trigger_key = kms.Key(
+            self,
+            "TriggerKey",
+            description=f"{config.name}: personal fields of stored triggers and effects",
+            enable_key_rotation=True,
+            removal_policy=removal,
+        )
 
         # Network: functions in private subnets (NAT for n8n callbacks and model endpoints),
         # the database in isolated subnets; AWS APIs the functions call go through endpoints.
@@ -118,6 +129,7 @@ class DataStack(Stack):
             ("SecretsManager", ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER),
             ("StepFunctions", ec2.InterfaceVpcEndpointAwsService.STEP_FUNCTIONS),
             ("BedrockRuntime", ec2.InterfaceVpcEndpointAwsService.BEDROCK_RUNTIME),
+            ("Kms", ec2.InterfaceVpcEndpointAwsService.KMS),
         ):
             self.vpc.add_interface_endpoint(
                 name, service=service, subnets=app_subnets, security_groups=[endpoints_sg]
@@ -254,11 +266,16 @@ class DataStack(Stack):
                 database_secret_arn=self.secret.secret_arn,
                 database_host=self.database_host,
                 artifact_bucket=self.artifacts.bucket_name,
+                trigger_key_arn=self.trigger_key.key_arn,
             ),
             network=self.network,
             timeout=Duration.minutes(5),
         )
         self.secret.grant_read(self.migrate_function)
+        # Invoked with {"seal_triggers": true}, it seals triggers stored in plaintext, inline
+        # or in the artifact bucket (flightdeck.engine.seal_triggers): encrypt only.
+        self.trigger_key.grant_encrypt(self.migrate_function)
+        self.artifacts.grant_read_write(self.migrate_function)
         # After the migrations it moves plaintext signing secrets into Secrets Manager.
         grant_tenant_secrets(self.migrate_function, config)
         self.migration = triggers.Trigger(

@@ -96,6 +96,8 @@ class IngestStack(Stack):
                 database_secret_arn=data.secret.secret_arn,
                 database_host=data.database_host,
                 artifact_bucket=data.artifacts.bucket_name,
+                # The same settings as every function; no grant: ingestion never seals.
+                trigger_key_arn=data.trigger_key.key_arn,
             ),
             network=data.network,
             timeout=INGEST_TIMEOUT,

@@ -68,14 +68,23 @@ def state_machine_arn_prefix(config: StageConfig) -> str:
 
 
 def base_environment(
-    config: StageConfig, *, database_secret_arn: str, database_host: str, artifact_bucket: str
+    config: StageConfig,
+    *,
+    database_secret_arn: str,
+    database_host: str,
+    artifact_bucket: str,
+    trigger_key_arn: str | None = None,
 ) -> dict[str, str]:
     """The settings every function reads (see `flightdeck.settings.Settings`).
 
     `database_host` is the RDS Proxy endpoint: it replaces the secret's host (the instance),
-    which the functions' security group cannot reach.
+    which the functions' security group cannot reach. `trigger_key_arn` is the KMS key of
+    sealed triggers, for the stacks whose functions start runs or read triggers (a function
+    also needs a grant on it to use it).
     """
+    trigger_key = {EnvVar.TRIGGER_KEY_ID: trigger_key_arn} if trigger_key_arn else {}
     return {
+        **trigger_key,
         EnvVar.STAGE: config.runtime_stage,
         EnvVar.DATABASE_SECRET_ARN: database_secret_arn,
         EnvVar.DATABASE_HOST: database_host,

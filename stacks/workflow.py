@@ -149,6 +149,7 @@ class WorkflowStack(Stack):
             database_secret_arn=data.secret.secret_arn,
             database_host=data.database_host,
             artifact_bucket=data.artifacts.bucket_name,
+            trigger_key_arn=data.trigger_key.key_arn,
         )
 
         self.functions: dict[str, lambda_.Function] = {}
@@ -168,6 +169,9 @@ class WorkflowStack(Stack):
                 data.artifacts.grant_read_write(function)
             else:
                 data.artifacts.grant_read(function)
+            if spec.placeholder == compiler.NODE_RUNNER:
+                # A run's entry node opens its sealed trigger; `act` nodes seal their effects.
+                data.trigger_key.grant_encrypt_decrypt(function)
             if spec.calls_models:
                 grant_bedrock(
                     function, (*config.bedrock_chat_models, *config.bedrock_embedding_models)
@@ -248,6 +252,8 @@ class WorkflowStack(Stack):
             timeout=Duration.minutes(2),
         )
         data.secret.grant_read(function)
+        # Starting a run seals its trigger.
+        data.trigger_key.grant_encrypt(function)
         for name in scheduled:
             self.state_machines[name].grant_start_execution(function)
         self.support_functions["ScheduledRun"] = function

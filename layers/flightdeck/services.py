@@ -90,6 +90,8 @@ class Services:
                     f"set {EnvVar.TRIGGER_KEY_ID}: triggers are stored encrypted"
                 )
             return None
+        if not key.startswith("arn:aws") or ":kms:" not in key:
+            raise TriggerKeyMissingError(f"{EnvVar.TRIGGER_KEY_ID} must be a KMS key ARN: {key!r}")
         return kms_sealer(
             key, region=self.settings.aws_region, endpoint_url=self.settings.aws_endpoint_url
         )
