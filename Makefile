@@ -56,6 +56,7 @@ bench: install ## speed figures beside a baseline measured in the same run
 
 clean:
 	rm -rf $(VENV) .flightdeck build cdk.out .pytest_cache .mypy_cache .ruff_cache
+	$(PY) bench/telemetry.py
 	rm -rf frontend/node_modules frontend/.next frontend/out frontend/test-results
 
 # The dashboard: a Next.js static export in frontend/out, served by `make dev` and deployed by

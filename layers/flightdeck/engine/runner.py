@@ -274,7 +274,7 @@ class NodeRunner:
                     },
                 )
                 observability.count("NodeFailed")
-                with scoped(conn, tenant):
+                with scoped(conn, tenant), conn.pipeline():
                     runs.append_event(
                         conn,
                         run_id=run.id,
@@ -384,22 +384,21 @@ class NodeRunner:
             result = StepResult(after.next[0])
             event_type = runs.NODE_SUCCEEDED
 
-        recorder.record(
-            conn,
-            "end" if result.next == END else "interrupt" if result.next == INTERRUPT else "next",
-            next_node=result.next,
-        )
-        runs.append_event(
-            conn,
-            run_id=run.id,
-            tenant_id=run.tenant_id,
-            type=event_type,
-            node=request.node,
-            attempt=request.attempt,
-            duration_ms=duration_ms,
-            invocation=request.invocation,
-            data={"result": result.to_dict()},
-        )
+        outcome = {END: "end", INTERRUPT: "interrupt"}.get(result.next, "next")
+        # Pipelined: the ledger row and spans travel with the event, one round trip for both.
+        with conn.pipeline():
+            recorder.record(conn, outcome, next_node=result.next)
+            runs.append_event(
+                conn,
+                run_id=run.id,
+                tenant_id=run.tenant_id,
+                type=event_type,
+                node=request.node,
+                attempt=request.attempt,
+                duration_ms=duration_ms,
+                invocation=request.invocation,
+                data={"result": result.to_dict()},
+            )
         if result.next == END:
             lifecycle.succeed(conn, self._registry, run.id, run.tenant_id, request.node)
         else:
@@ -449,8 +448,10 @@ class _StepTelemetry:
                 attempt=self._request.attempt,
                 entry=entry,
                 prices_as_of=self._runner._prices.as_of,
+                spans=spans,
             )
-        telemetry_store.insert_spans(conn, spans)
+        else:
+            telemetry_store.insert_spans(conn, spans)
 
     def _make(
         self, outcome: str, next_node: str | None

@@ -241,7 +241,6 @@ class RunService:
             return
         run = started.run
         with self._connection() as conn, scoped(conn, run.tenant_id):
-            telemetry_store.insert_spans(conn, spans)
             if entry is not None and self._prices is not None:
                 telemetry_store.insert_cost(
                     conn,
@@ -252,7 +251,10 @@ class RunService:
                     attempt=None,
                     entry=entry,
                     prices_as_of=self._prices.as_of,
+                    spans=spans,
                 )
+            else:
+                telemetry_store.insert_spans(conn, spans)
         self._tracing.flush()
 
     def start_scheduled(self, *, workflow_name: str, scheduled_at: str) -> list[Started]:

@@ -22,31 +22,35 @@ _SPAN_COLUMNS = (
 )
 
 
+def _span_row(s: SpanRecord) -> tuple[Any, ...]:
+    return (
+        s.tenant_id,
+        s.run_id,
+        s.trace_id,
+        s.span_id,
+        s.parent_span_id,
+        s.name,
+        s.kind,
+        s.started_at,
+        s.ended_at,
+        s.status,
+        Jsonb(s.attributes),
+    )
+
+
+_SPAN_VALUES = "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+
+
 def insert_spans(conn: Connection, spans: Iterable[SpanRecord]) -> int:
-    """Store ended spans; a span already stored (a retried write) is kept as it was."""
-    rows = [
-        (
-            s.tenant_id,
-            s.run_id,
-            s.trace_id,
-            s.span_id,
-            s.parent_span_id,
-            s.name,
-            s.kind,
-            s.started_at,
-            s.ended_at,
-            s.status,
-            Jsonb(s.attributes),
-        )
-        for s in spans
-    ]
-    if not rows:
-        return 0
-    with conn.cursor() as cur:
-        cur.executemany(
-            f"INSERT INTO run_spans ({_SPAN_COLUMNS}) VALUES"
-            " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-            rows,
+    """Store ended spans in one statement; a span already stored (a retried write) is kept as
+    it was."""
+    rows = [_span_row(s) for s in spans]
+    if rows:
+        conn.execute(
+            f"INSERT INTO run_spans ({_SPAN_COLUMNS}) VALUES "
+            + ", ".join([_SPAN_VALUES] * len(rows))
+            + " ON CONFLICT DO NOTHING",
+            [value for row in rows for value in row],
         )
     return len(rows)
 
@@ -68,6 +72,14 @@ def spans_for_run(conn: Connection, run_id: uuid.UUID) -> list[SpanRecord]:
     ]
 
 
+_COST_COLUMNS = (
+    "tenant_id, run_id, workflow, node, attempt, input_tokens, output_tokens, unpriced_tokens,"
+    " model_usd, lambda_requests, lambda_gb_seconds, lambda_usd, state_transitions,"
+    " stepfunctions_usd, api_requests, api_usd, prices_as_of"
+)
+_COST_VALUES = "(" + ", ".join(["%s"] * 17) + ")"
+
+
 def insert_cost(
     conn: Connection,
     *,
@@ -78,31 +90,39 @@ def insert_cost(
     attempt: int | None,
     entry: CostEntry,
     prices_as_of: Any,
+    spans: Sequence[SpanRecord] = (),
 ) -> None:
+    """One ledger row, and the spans that go with it, in one round trip (the node runner
+    calls this once per node execution, in the step's transaction)."""
+    values: list[Any] = [
+        tenant_id,
+        run_id,
+        workflow,
+        node,
+        attempt,
+        entry.input_tokens,
+        entry.output_tokens,
+        entry.unpriced_tokens,
+        entry.model_usd,
+        entry.lambda_requests,
+        entry.lambda_gb_seconds,
+        entry.lambda_usd,
+        entry.state_transitions,
+        entry.stepfunctions_usd,
+        entry.api_requests,
+        entry.api_usd,
+        prices_as_of,
+    ]
+    if not spans:
+        conn.execute(f"INSERT INTO cost_entries ({_COST_COLUMNS}) VALUES {_COST_VALUES}", values)
+        return
+    rows = [_span_row(s) for s in spans]
     conn.execute(
-        "INSERT INTO cost_entries (tenant_id, run_id, workflow, node, attempt, input_tokens,"
-        " output_tokens, unpriced_tokens, model_usd, lambda_requests, lambda_gb_seconds,"
-        " lambda_usd, state_transitions, stepfunctions_usd, api_requests, api_usd, prices_as_of)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        (
-            tenant_id,
-            run_id,
-            workflow,
-            node,
-            attempt,
-            entry.input_tokens,
-            entry.output_tokens,
-            entry.unpriced_tokens,
-            entry.model_usd,
-            entry.lambda_requests,
-            entry.lambda_gb_seconds,
-            entry.lambda_usd,
-            entry.state_transitions,
-            entry.stepfunctions_usd,
-            entry.api_requests,
-            entry.api_usd,
-            prices_as_of,
-        ),
+        f"WITH cost AS (INSERT INTO cost_entries ({_COST_COLUMNS}) VALUES {_COST_VALUES})"
+        f" INSERT INTO run_spans ({_SPAN_COLUMNS}) VALUES "
+        + ", ".join([_SPAN_VALUES] * len(rows))
+        + " ON CONFLICT DO NOTHING",
+        [*values, *(value for row in rows for value in row)],
     )
 
 

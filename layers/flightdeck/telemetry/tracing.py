@@ -50,10 +50,27 @@ INPUT_TOKENS = "gen_ai.usage.input_tokens"
 OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
 ERROR_TYPE = "error.type"
 
+# Values the platform itself makes (ids, names declared in code, numbers): masking them would
+# find nothing, so only the other attributes go through `mask_attributes`.
+_OWN = frozenset({TENANT, RUN, KIND, WORKFLOW, VERSION, NODE, ATTEMPT, BUSINESS_EVENT})
+
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 # Traces whose spans nobody collected (a caller that never writes them): the oldest are
 # dropped past this many, so the process cannot grow without bound.
 MAX_PENDING_TRACES = 1000
+
+
+def _masked(attributes: dict[str, AttributeValue]) -> dict[str, AttributeValue]:
+    """Attributes with personal data masked (`flightdeck.privacy`); our own ids, names and all
+    numbers pass as they are."""
+    other = {
+        k: v
+        for k, v in attributes.items()
+        if k not in _OWN and not isinstance(v, bool | int | float)
+    }
+    if not other:
+        return attributes
+    return {**attributes, **mask_attributes(other)}
 
 
 def parse_traceparent(value: str | None) -> tuple[int, int] | None:
@@ -109,7 +126,7 @@ class Span:
         """Add attributes; personal data in them is masked first (`flightdeck.privacy`)."""
         if self._span is not None:
             self._span.set_attributes(
-                mask_attributes({k: v for k, v in attributes.items() if v is not None})
+                _masked({k: v for k, v in attributes.items() if v is not None})
             )
 
     @contextmanager
@@ -275,7 +292,7 @@ class Tracing:
             )
         values: dict[str, AttributeValue] = {TENANT: str(tenant_id), RUN: str(run_id), KIND: kind}
         values.update({k: v for k, v in (attributes or {}).items() if v is not None})
-        values = mask_attributes(values)
+        values = _masked(values)
         otel_kind = {
             "api": SpanKind.SERVER,
             "node": SpanKind.SERVER,
