@@ -10,10 +10,12 @@ import enum
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "FLIGHTDECK_"
+# Set by the Lambda runtime in every function: its configured memory in MB.
+LAMBDA_RUNTIME_MEMORY = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"
 
 
 class EnvVar(enum.StrEnum):
@@ -97,8 +99,13 @@ class Settings(BaseSettings):
     # The OTLP/HTTP traces endpoint, e.g. http://localhost:4318/v1/traces (the ADOT layer's).
     otlp_endpoint: str | None = None
     # This function's configured memory: the cost ledger prices Lambda time as measured
-    # duration x this (the stacks set it from the function's memory size).
-    lambda_memory_mb: int = Field(default=1024, ge=128, le=10240)
+    # duration x this. On Lambda the runtime's own variable gives it; ours overrides it.
+    lambda_memory_mb: int = Field(
+        default=1024,
+        ge=128,
+        le=10240,
+        validation_alias=AliasChoices(EnvVar.LAMBDA_MEMORY_MB, LAMBDA_RUNTIME_MEMORY),
+    )
     # The KMS key (ARN) that trigger payloads' personal fields are encrypted under
     # (`flightdeck.store.sealing`); locally the emulator's. Functions that seal or open
     # triggers refuse to run without it outside development and test.
