@@ -230,16 +230,21 @@ def test_a_rotated_callback_secret_signs_beside_the_new_one_for_the_overlap_only
 def test_moving_plaintext_secrets_keeps_every_one_working(
     api: Api, platform: Platform, database_url: str
 ) -> None:
-    # Given secrets kept the old way, in plaintext columns (as before migration 0012)
+    # Given secrets kept the old way, in plaintext columns: from before migration 0012, and
+    # written after it by code not updated yet (which knows nothing of the new columns)
     legacy = {k: tenants.new_webhook_secret() for k in ("all", "wf", "cb", "cb_old", "default")}
     tenant = platform.tenant_id
     with connect(database_url) as owner, scoped(owner, tenant):
-        for key, workflow in (("all", None), ("wf", "support_triage")):
-            owner.execute(
-                "INSERT INTO webhook_secrets (id, tenant_id, workflow, secret, secret_prefix)"
-                " VALUES (%s, %s, %s, %s, left(%s, 10))",
-                (uuid.uuid4(), tenant, workflow, legacy[key], legacy[key]),
-            )
+        owner.execute(
+            "INSERT INTO webhook_secrets (id, tenant_id, workflow, secret, secret_prefix)"
+            " VALUES (%s, %s, NULL, %s, left(%s, 10))",
+            (uuid.uuid4(), tenant, legacy["all"], legacy["all"]),
+        )
+        owner.execute(
+            "INSERT INTO webhook_secrets (id, tenant_id, workflow, secret)"
+            " VALUES (%s, %s, 'support_triage', %s)",
+            (uuid.uuid4(), tenant, legacy["wf"]),
+        )
         owner.execute(
             "INSERT INTO callback_endpoints (id, tenant_id, workflow, url, secret,"
             " previous_secret, previous_secret_expires_at, secret_prefix)"
@@ -248,13 +253,16 @@ def test_moving_plaintext_secrets_keeps_every_one_working(
             (uuid.uuid4(), tenant, legacy["cb"], legacy["cb_old"], legacy["cb"]),
         )
         owner.execute(
-            "INSERT INTO callback_secrets (tenant_id, secret, secret_prefix)"
-            " VALUES (%s, %s, left(%s, 10))",
-            (tenant, legacy["default"], legacy["default"]),
+            "INSERT INTO callback_secrets (tenant_id, secret) VALUES (%s, %s)",
+            (tenant, legacy["default"]),
         )
-    # … which verify until they are moved
+    # … which verify until they are moved, and are listed by their prefix
     assert deliver(api, legacy["all"]) == 202
     assert deliver(api, legacy["wf"]) == 202
+    prefixes = {s["prefix"] for s in api.get("/v1/webhook-secrets", api.admin).json()}
+    assert {legacy["all"][:10], legacy["wf"][:10]} <= prefixes
+    shown = api.get("/v1/workflows/broken/callback", api.admin).json()
+    assert shown["secret_prefix"] == legacy["cb"][:10]
 
     # When the move runs (as the migrator does after the migrations)
     with connect(database_url) as owner:

@@ -101,9 +101,10 @@ class Delivery:
     delivered_at: datetime | None
 
 
+# A row written by code older than migration 0012 has no prefix yet: its plaintext gives it.
 _SIGNING_COLUMNS = (
-    "secret, previous_secret, previous_secret_expires_at, secret_name, secret_prefix,"
-    " secret_version, previous_version"
+    "secret, previous_secret, previous_secret_expires_at, secret_name,"
+    " coalesce(secret_prefix, left(secret, 10)) AS secret_prefix, secret_version, previous_version"
 )
 _ENDPOINT_COLUMNS = f"id, tenant_id, workflow, url, created_at, updated_at, {_SIGNING_COLUMNS}"
 _TENANT_DEFAULT_COLUMNS = f"tenant_id, created_at, updated_at, {_SIGNING_COLUMNS}"

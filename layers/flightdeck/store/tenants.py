@@ -225,7 +225,8 @@ def create_webhook_secret(
 
 def list_webhook_secrets(conn: Connection, tenant_id: uuid.UUID) -> list[SecretInfo]:
     rows = conn.execute(
-        "SELECT id, workflow, secret_prefix AS prefix, created_at, expires_at"
+        "SELECT id, workflow, coalesce(secret_prefix, left(secret, 10)) AS prefix, created_at,"
+        " expires_at"
         " FROM webhook_secrets WHERE tenant_id = %s ORDER BY created_at",
         (tenant_id,),
     ).fetchall()

@@ -7,6 +7,10 @@
 -- the migrations by the deploy-time migrator and by `make dev`) copies each plaintext secret
 -- into Secrets Manager, reads it back, and only then clears the column. Until a row is moved
 -- its plaintext keeps verifying and signing, so no secret stops working at any point.
+--
+-- Code deployed before this migration keeps working against it until its own update: it
+-- writes plaintext rows without the new columns (hence `secret_prefix` may be empty, and
+-- readers fall back to the plaintext's first characters), which the next move picks up.
 
 -- Every tenant's rows, for the backfills below (row-level security is forced on the owner too).
 SELECT set_config('app.tenant_ids', coalesce((SELECT string_agg(id::text, ',') FROM tenants), ''),
@@ -20,7 +24,6 @@ ALTER TABLE webhook_secrets
     ADD COLUMN secret_prefix text;
 UPDATE webhook_secrets SET secret_prefix = left(secret, 10) WHERE secret IS NOT NULL;
 ALTER TABLE webhook_secrets
-    ALTER COLUMN secret_prefix SET NOT NULL,
     ADD CONSTRAINT webhook_secrets_stored CHECK (secret IS NOT NULL OR secret_name IS NOT NULL);
 
 -- Callback secrets: the current and the previous (rotated-out, still signing until
@@ -33,7 +36,6 @@ ALTER TABLE callback_endpoints
     ADD COLUMN previous_version uuid;
 UPDATE callback_endpoints SET secret_prefix = left(secret, 10) WHERE secret IS NOT NULL;
 ALTER TABLE callback_endpoints
-    ALTER COLUMN secret_prefix SET NOT NULL,
     ADD CONSTRAINT callback_endpoints_stored CHECK (
         secret IS NOT NULL OR (secret_name IS NOT NULL AND secret_version IS NOT NULL));
 
@@ -45,7 +47,6 @@ ALTER TABLE callback_secrets
     ADD COLUMN previous_version uuid;
 UPDATE callback_secrets SET secret_prefix = left(secret, 10) WHERE secret IS NOT NULL;
 ALTER TABLE callback_secrets
-    ALTER COLUMN secret_prefix SET NOT NULL,
     ADD CONSTRAINT callback_secrets_stored CHECK (
         secret IS NOT NULL OR (secret_name IS NOT NULL AND secret_version IS NOT NULL));
 
