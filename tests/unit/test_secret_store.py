@@ -144,3 +144,18 @@ def test_a_write_that_does_not_read_back_fails(
 
     with pytest.raises(SecretsUnavailableError, match="did not read back"):
         store.write(FakeTransaction(), "n", add=[version("whsec_more")])
+
+
+def test_settings_default_to_a_five_minute_cache_and_a_day_of_overlap() -> None:
+    from pydantic import ValidationError
+
+    from flightdeck.settings import Settings
+
+    settings = Settings(database_url="postgresql://x/y")
+    assert settings.secrets_prefix == "flightdeck/tenants/"
+    assert settings.secrets_cache_seconds == 300
+    assert settings.secret_rotation_overlap_seconds == 24 * 3600
+    # A prefix must be a Secrets Manager name ending in "/" (the stacks grant "<prefix>*")
+    for bad in ("flightdeck/tenants", "has space/", ""):
+        with pytest.raises(ValidationError):
+            Settings(database_url="postgresql://x/y", secrets_prefix=bad)
