@@ -6,7 +6,7 @@ PYTEST := $(PY) -m pytest
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
 .PHONY: dev install test lint format test-unit test-integration test-e2e test-frontend frontend \
-	bench openapi clean reembed
+	bench openapi clean reembed observe
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || "$$(scripts/pick-python.sh)" -m venv $(VENV)
@@ -20,6 +20,9 @@ dev: install ## run the platform and the dashboard on embedded Postgres and the 
 	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory frontend; \
 	else echo "flightdeck: Node.js 20+ with npm is not installed: serving the API without the dashboard"; fi
 	$(PY) -m flightdeck.local.dev
+
+observe: ## Prometheus (the distribution's package) scraping `make dev`; says how to install it
+	@scripts/observe.sh
 
 lint: install ## ruff (lint and format check) and mypy
 	$(PY) -m ruff check .
@@ -53,10 +56,10 @@ bench: install ## speed figures beside a baseline measured in the same run
 	$(PY) bench/run.py
 	$(PY) bench/webhooks.py
 	$(PY) bench/retrieval.py
+	$(PY) bench/telemetry.py
 
 clean:
 	rm -rf $(VENV) .flightdeck build cdk.out .pytest_cache .mypy_cache .ruff_cache
-	$(PY) bench/telemetry.py
 	rm -rf frontend/node_modules frontend/.next frontend/out frontend/test-results
 
 # The dashboard: a Next.js static export in frontend/out, served by `make dev` and deployed by

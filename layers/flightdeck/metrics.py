@@ -46,6 +46,15 @@ class Metric:
         return PROMETHEUS_PREFIX + self.name
 
     @property
+    def samples(self) -> tuple[str, ...]:
+        """The sample names Prometheus stores for this metric (what a query can name)."""
+        if self.kind == "counter":
+            return (f"{self.prometheus}_total",)
+        if self.kind == "histogram":
+            return tuple(f"{self.prometheus}_{s}" for s in ("bucket", "sum", "count"))
+        return (self.prometheus,)
+
+    @property
     def cloudwatch(self) -> str:
         return "".join(part.capitalize() for part in self.name.split("_"))
 
