@@ -405,3 +405,34 @@ def test_rotating_a_webhook_secret_keeps_the_old_one_for_the_overlap_setting(
     assert api.post(f"/v1/webhook-secrets/{uuid.uuid4()}/rotate", api.admin).status_code == 404
     assert expire(api, old_id) == 204
     assert api.post(f"/v1/webhook-secrets/{old_id}/rotate", api.admin).status_code == 404
+
+
+def test_a_callback_whose_secret_cannot_be_read_waits_without_holding_up_the_round(
+    api: Api, platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = "http://receiver.test/hook"
+    secret = api.client.put(
+        "/v1/workflows/broken/callback", json={"url": url}, headers=api.headers(api.admin)
+    ).json()["secret"]
+    run_id = platform.start("broken", {"order": "X"})
+    platform.wait_status(run_id, "failed")
+    receiver = Captured()
+    dispatcher = dispatcher_to(platform, receiver)
+    store = platform.services.secrets
+    real = store.provider.client.get_secret_value
+
+    def unreachable(**kwargs: Any) -> Any:
+        raise EndpointConnectionError(endpoint_url="https://secretsmanager.invalid")
+
+    # Given Secrets Manager out of reach, then the round sends nothing and loses nothing
+    monkeypatch.setattr(store.provider.client, "get_secret_value", unreachable)
+    store.provider.clear_cache()
+    assert dispatcher.deliver_due().attempted == 0
+    with platform.services.tenant(platform.tenant_id) as conn:
+        (waiting,) = callback_store.list_for_run(conn, run_id)
+    assert (waiting.status, waiting.attempts) == ("pending", 0)
+
+    # When it answers again, the delivery goes out signed
+    monkeypatch.setattr(store.provider.client, "get_secret_value", real)
+    assert len(dispatcher.deliver_due().delivered) == 1
+    receiver.verify(0, secret)

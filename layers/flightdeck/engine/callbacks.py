@@ -27,12 +27,12 @@ from flightdeck import __version__, privacy, webhooks
 from flightdeck.store import callbacks as store
 from flightdeck.store import runs, tenants
 from flightdeck.store.db import Connection, scoped
+from flightdeck.store.secrets import SecretStore, SecretsUnavailableError
 
 if TYPE_CHECKING:
     import httpx
 
     from flightdeck.engine.registry import Registry
-    from flightdeck.store.secrets import SecretStore
 
 ConnectionFactory = Callable[[], AbstractContextManager[Connection]]
 
@@ -280,7 +280,14 @@ class CallbackDispatcher:
                 ):
                     return report
                 at = now or datetime.now(UTC)
-                claimed = self._claim(tenant_id, at)
+                try:
+                    claimed = self._claim(tenant_id, at)
+                except SecretsUnavailableError as exc:
+                    # The claim rolled back: the delivery waits, due, for the next round, and
+                    # the other tenants' deliveries go out meanwhile.
+                    logger.warning("callbacks of tenant %s wait: %s", tenant_id, exc)
+                    active.remove(tenant_id)
+                    continue
                 if claimed is None:
                     active.remove(tenant_id)
                     continue
