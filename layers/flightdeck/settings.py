@@ -125,7 +125,8 @@ class Settings(BaseSettings):
     # How long a process keeps a secret's value before reading it again (Powertools Parameters'
     # max_age): the longest a revoked secret's material stays in another process's memory.
     secrets_cache_seconds: int = Field(default=300, ge=0, le=3600)
-    # How long a rotated-out callback secret keeps signing beside the new one.
+    # How long a rotated-out webhook secret keeps verifying, or callback secret keeps signing,
+    # beside the new one.
     secret_rotation_overlap_seconds: int = Field(default=24 * 3600, ge=0, le=30 * 24 * 3600)
 
     @model_validator(mode="after")
