@@ -295,3 +295,73 @@ def test_no_spans_are_stored_when_the_exporter_is_none(platform: Platform) -> No
         assert telemetry_store.spans_for_run(c, run_id) == []
         # the ledger does not depend on tracing
         assert telemetry_store.run_cost(c, run_id) is not None
+
+
+def node_spans(platform: Platform, run_id: Any) -> list[Any]:
+    with platform.services.tenant(platform.tenant_id) as c:
+        return [s for s in telemetry_store.spans_for_run(c, run_id) if s.kind == "node"]
+
+
+def test_retried_attempts_are_spans_of_their_own_and_priced_each(platform: Platform) -> None:
+    run_id = platform.start("flaky", {"value": 20})
+    platform.wait_status(run_id, "succeeded", "failed", timeout=90)
+
+    wobble = [
+        s for s in node_spans(platform, run_id) if s.attributes["flightdeck.node"] == "wobble"
+    ]
+    assert [(s.attributes["flightdeck.attempt"], s.status) for s in wobble] == [
+        (0, "error"),
+        (1, "error"),
+        (2, "unset"),
+    ]
+    assert {s.attributes.get("error.type") for s in wobble[:2]} == {"TransientError"}
+    with platform.services.tenant(platform.tenant_id) as c:
+        rows = c.execute(
+            "SELECT attempt, state_transitions FROM cost_entries"
+            " WHERE run_id = %s AND node = 'wobble' ORDER BY id",
+            (run_id,),
+        ).fetchall()
+    # a failed attempt is its Task state only; the last one also its Choice
+    assert [(r["attempt"], r["state_transitions"]) for r in rows] == [(0, 1), (1, 1), (2, 2)]
+
+
+def test_a_resumed_run_adds_an_execution_to_the_same_trace(
+    platform: Platform, monkeypatch: Any
+) -> None:
+    from flightdeck.workflows.support_triage import offline
+
+    # Given reflect crashes once, so the run fails there
+    calls: list[int] = []
+    real_score = offline.score
+
+    def crash_once(variables: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("worker lost")
+        return real_score(variables)
+
+    monkeypatch.setitem(platform.services.model._rules, "support_triage.score", crash_once)
+    run_id = platform.start("support_triage", load_event("password_ticket"))
+    assert platform.wait_status(run_id, "failed", "succeeded").status == "failed"
+
+    # When it is resumed on a new execution
+    platform.services.runs.resume(platform.tenant_id, run_id, suffix="redrive1")
+    platform.wait_status(run_id, "succeeded")
+
+    # Then one trace, one root, two executions under it; reflect failed in the first, ran in
+    # the second
+    with api_for(platform) as api:
+        trace = api.get(f"/v1/runs/{run_id}/trace").json()
+    (root,) = trace["spans"]
+    first, second = root["children"]
+    assert [first["kind"], second["kind"]] == ["execution", "execution"]
+    assert second["attributes"]["aws.step_functions.execution_name"].endswith("-redrive1")
+    assert [n["attributes"]["flightdeck.node"] for n in first["children"]] == NODES
+    failed = first["children"][-1]
+    assert failed["status"] == "error"
+    assert failed["attributes"]["error.type"] == "RuntimeError"
+    assert "worker lost" not in str(failed)
+    (reflect,) = second["children"]
+    assert reflect["attributes"]["flightdeck.node"] == "reflect"
+    assert reflect["status"] == "unset"
+    assert {s["attributes"]["flightdeck.run_id"] for s in flatten(trace["spans"])} == {str(run_id)}
