@@ -75,6 +75,8 @@ def main() -> None:
                 stage="test",
                 aws_endpoint_url=emulator.endpoint_url,
                 aws_region=emulator.region,
+                # Triggers are sealed as deployed: personal fields through the KMS key.
+                trigger_key_id=emulator.kms_key("bench-triggers"),
             )
             svc = Services(settings, pool_size=2)
             stand_in = StepFunctionsStandIn()
