@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from flightdeck import privacy
+from flightdeck import metrics, privacy
 from flightdeck.engine import lifecycle
 from flightdeck.engine.registry import Registry
 from flightdeck.engine.runner import ConnectionFactory, NodeRunner
@@ -197,6 +197,7 @@ class RunService:
                         "traceparent": root.traceparent,
                     },
                 )
+                metrics.record_run_started(workflow.name)
         if run.status == "queued":
             self._traced_execution(run, {"run_id": str(run.id), "tenant_id": str(tenant_id)})
         return Started(run, created)
@@ -240,7 +241,8 @@ class RunService:
         if not spans and entry is None:
             return
         run = started.run
-        with self._connection() as conn, scoped(conn, run.tenant_id):
+        # Pipelined: the transaction and its one insert travel in one round trip.
+        with self._connection() as conn, conn.pipeline(), scoped(conn, run.tenant_id):
             if entry is not None and self._prices is not None:
                 telemetry_store.insert_cost(
                     conn,
@@ -291,6 +293,7 @@ class RunService:
                 raise ConflictError(f"run {run_id} already {run.status}")
             tokens = approval_store.open_tokens(conn, run_id)
             lifecycle.cancel(conn, run_id, tenant_id, actor=actor)
+            metrics.record_run_finished(run.workflow, "cancelled")
         with contextlib.suppress(self._sfn.exceptions.ExecutionDoesNotExist):
             self._sfn.stop_execution(
                 executionArn=self.execution_arn(run), error="Cancelled", cause=f"by {actor}"
@@ -477,6 +480,7 @@ class RunService:
                 error_message=message,
                 node=node,
             )
+            metrics.record_run_finished(run.workflow, "failed")
 
     def resume(self, tenant_id: uuid.UUID, run_id: uuid.UUID, *, suffix: str) -> str | None:
         """Start a new execution continuing `run_id` from the node LangGraph has next.
