@@ -43,11 +43,17 @@ from aws_cdk import (
 )
 from constructs import Construct
 
+from flightdeck import metrics
+from flightdeck.engine.compiler import analyse
 from flightdeck.engine.workflow import Workflow
 from functions.approval_metrics import metric as approval_metric
 from stacks.config import StageConfig
 
 PERIOD = Duration.minutes(5)
+# Alarm when at least this share of a workflow's runs that ended in a period failed.
+FAILED_RUN_RATE_PERCENT = 10
+# The EMF metrics' fixed dimension (Powertools' service name).
+SERVICE_DIMENSION = {"service": metrics.SERVICE}
 
 
 @dataclass(frozen=True)
@@ -91,8 +97,29 @@ class ObservabilityStack(Stack):
         runs: list[cw.IWidget] = []
         for name, machine in watched.state_machines.items():
             failed = machine.metric_failed(period=PERIOD, statistic="Sum")
-            self._alarm(f"{name}FailedRuns", f"Runs of {name} failed", failed, threshold=1)
             timed_out = machine.metric_timed_out(period=PERIOD, statistic="Sum")
+            # Ended = succeeded + failed + timed out + aborted; a run waiting for a person has
+            # not ended. One failure among few runs is a high rate: it alarms too.
+            failed_rate = cw.MathExpression(
+                expression=(
+                    "IF((succeeded + failed + timedout + aborted) > 0,"
+                    " 100 * failed / (succeeded + failed + timedout + aborted), 0)"
+                ),
+                using_metrics={
+                    "succeeded": machine.metric_succeeded(period=PERIOD, statistic="Sum"),
+                    "failed": failed,
+                    "timedout": timed_out,
+                    "aborted": machine.metric_aborted(period=PERIOD, statistic="Sum"),
+                },
+                label=f"{name}: failed runs (%)",
+                period=PERIOD,
+            )
+            self._alarm(
+                f"{name}FailedRunRate",
+                f"{FAILED_RUN_RATE_PERCENT}% or more of the runs of {name} that ended failed",
+                failed_rate,
+                threshold=FAILED_RUN_RATE_PERCENT,
+            )
             runs.append(
                 cw.GraphWidget(
                     title=f"{name}: runs",
@@ -181,6 +208,9 @@ class ObservabilityStack(Stack):
             ),
         )
         self.dashboard.add_widgets(*functions)
+        self.dashboard.add_widgets(
+            *_catalogue_widgets(watched.workflows, stage=config.runtime_stage, oldest=oldest)
+        )
 
     def _alarm(
         self, construct_id: str, description: str, metric: cw.IMetric, *, threshold: float
@@ -198,6 +228,91 @@ class ObservabilityStack(Stack):
         alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
         alarm.add_ok_action(cw_actions.SnsAction(self.topic))
         self.alarms.append(alarm)
+
+
+def _emf(metric: metrics.Metric, statistic: str, label: str = "", **dimensions: str) -> cw.Metric:
+    """A metric the Lambdas write as EMF (`flightdeck.metrics`), with its exact dimensions."""
+    return cw.Metric(
+        namespace=metrics.NAMESPACE,
+        metric_name=metric.cloudwatch,
+        dimensions_map={**SERVICE_DIMENSION, **dimensions},
+        statistic=statistic,
+        period=PERIOD,
+        label=label or None,
+    )
+
+
+def _search(metric: metrics.Metric, statistic: str, label: str) -> cw.MathExpression:
+    """Every series of an EMF metric whatever its label values (models, reasons)."""
+    keys = ",".join(["service", *metric.labels])
+    return cw.MathExpression(
+        expression=(
+            f"SEARCH('{{{metrics.NAMESPACE},{keys}}} MetricName=\"{metric.cloudwatch}\"', "
+            f"'{statistic}', {int(PERIOD.to_seconds())})"
+        ),
+        using_metrics={},
+        label=label,
+        period=PERIOD,
+    )
+
+
+def _catalogue_widgets(
+    workflows: Mapping[str, Workflow], *, stage: str, oldest: cw.Metric
+) -> list[cw.IWidget]:
+    """The metrics of `flightdeck.metrics` (the ones `/metrics` shows locally) per workflow."""
+    widgets: list[cw.IWidget] = []
+    for name in sorted(workflows):
+        nodes = list(analyse(workflows[name])[1])
+        widgets.append(
+            cw.GraphWidget(
+                title=f"{name}: runs started and ended",
+                left=[
+                    _emf(metrics.RUNS_STARTED, "Sum", "started", workflow=name),
+                    *[
+                        _emf(metrics.RUNS_FINISHED, "Sum", status, workflow=name, status=status)
+                        for status in ("succeeded", "failed", "cancelled")
+                    ],
+                ],
+                width=8,
+            )
+        )
+        for quantile in ("p50", "p95"):
+            widgets.append(
+                cw.GraphWidget(
+                    title=f"{name}: node duration {quantile} (s)",
+                    left=[
+                        _emf(metrics.NODE_DURATION, quantile, node, workflow=name, node=node)
+                        for node in nodes
+                    ],
+                    width=8,
+                )
+            )
+    pending = cw.Metric(
+        namespace=metrics.NAMESPACE,
+        metric_name=metrics.APPROVALS_PENDING.cloudwatch,
+        dimensions_map={approval_metric.STAGE_DIMENSION: stage},
+        statistic="Maximum",
+        period=PERIOD,
+    )
+    widgets += [
+        cw.GraphWidget(title="Approvals waiting", left=[pending], right=[oldest], width=6),
+        cw.GraphWidget(
+            title="Node retries",
+            left=[_search(metrics.NODE_RETRIES, "Sum", "")],
+            width=6,
+        ),
+        cw.GraphWidget(
+            title="Webhook verification failures",
+            left=[_search(metrics.WEBHOOK_VERIFICATION_FAILURES, "Sum", "")],
+            width=6,
+        ),
+        cw.GraphWidget(
+            title="Model tokens",
+            left=[_search(metrics.MODEL_TOKENS, "Sum", "")],
+            width=6,
+        ),
+    ]
+    return widgets
 
 
 def _approval_alarm_seconds(workflows: Any) -> float:

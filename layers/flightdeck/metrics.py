@@ -25,7 +25,8 @@ from typing import Any, Literal
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
-from flightdeck.observability import NAMESPACE, SERVICE
+from flightdeck.observability import NAMESPACE as NAMESPACE
+from flightdeck.observability import SERVICE as SERVICE
 
 Kind = Literal["counter", "gauge", "histogram"]
 PROMETHEUS_PREFIX = "flightdeck_"

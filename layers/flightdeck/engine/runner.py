@@ -19,12 +19,13 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from flightdeck import observability
+from flightdeck import metrics, observability
 from flightdeck.engine import lifecycle
 from flightdeck.engine.compiler import END, INTERRUPT, analyse
 from flightdeck.engine.context import NodeContext
 from flightdeck.engine.registry import Registry
 from flightdeck.engine.stores import (
+    MODEL_USED,
     ModelTelemetry,
     NodeEvents,
     PostgresEffects,
@@ -274,6 +275,9 @@ class NodeRunner:
                     },
                 )
                 observability.count("NodeFailed")
+                metrics.record_node(
+                    run.workflow, request.node, elapsed / 1000, retry=request.attempt > 0
+                )
                 with scoped(conn, tenant), conn.pipeline():
                     runs.append_event(
                         conn,
@@ -301,7 +305,9 @@ class NodeRunner:
                 },
             )
             observability.count("NodeSucceeded")
-            observability.milliseconds("NodeDuration", elapsed)
+            metrics.record_node(
+                run.workflow, request.node, elapsed / 1000, retry=request.attempt > 0
+            )
             self._tracing.flush()
             return result
 
@@ -352,6 +358,7 @@ class NodeRunner:
         # own queries (knowledge, effects, usage events) share this connection, which takes one
         # command at a time.
         graph.invoke(node_input, config, context=context, interrupt_after="*", durability="sync")
+        metrics.record_model_usage(workflow.name, events.pending(MODEL_USED))
         events.flush(conn, run.tenant_id, run.id, request.node)
         after = graph.get_state(config)
         duration_ms = (time.perf_counter() - started) * 1000
@@ -401,6 +408,7 @@ class NodeRunner:
             )
         if result.next == END:
             lifecycle.succeed(conn, self._registry, run.id, run.tenant_id, request.node)
+            metrics.record_run_finished(workflow.name, "succeeded")
         else:
             lifecycle.advance(
                 conn, run.id, request.node if result.next == INTERRUPT else result.next

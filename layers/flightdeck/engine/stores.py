@@ -53,6 +53,10 @@ class NodeEvents:
         """Every model call's tokens so far, written or not (the cost ledger prices them)."""
         return list(self._usage)
 
+    def pending(self, type_: str) -> list[dict[str, Any]]:
+        """The data of the events of `type_` not yet written (metrics are taken from them)."""
+        return [data for t, data in self._events if t == type_]
+
     def flush(self, conn: Connection, tenant_id: uuid.UUID, run_id: uuid.UUID, node: str) -> None:
         for type_, data in self._events:
             runs.append_event(

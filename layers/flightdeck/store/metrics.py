@@ -30,6 +30,16 @@ def oldest_pending_approval_age_seconds(conn: Connection) -> float:
     return max(float(age), 0.0) if age is not None else 0.0
 
 
+def pending_approvals_count(conn: Connection) -> int:
+    """Undecided (pending or escalated) approvals, across all tenants."""
+    with conn.transaction():
+        _see_all_tenants(conn)
+        row = conn.execute(
+            "SELECT count(*) AS n FROM approvals WHERE status IN ('pending', 'escalated')"
+        ).fetchone()
+    return int(row["n"]) if row else 0
+
+
 # Upper bounds (seconds) of the node-duration histogram: model calls take seconds, the
 # orchestration around them milliseconds.
 NODE_DURATION_BUCKETS: tuple[float, ...] = (
