@@ -39,6 +39,8 @@ class Metric:
     documentation: str
     labels: tuple[str, ...]
     unit: MetricUnit = MetricUnit.Count
+    # Written as EMF on AWS too; False for what only the local exporter shows.
+    emf: bool = True
 
     @property
     def prometheus(self) -> str:
@@ -106,6 +108,16 @@ MODEL_TOKENS = Metric(
     ("workflow", "kind", "model", "direction"),
 )
 
+COST = Metric(
+    "cost_usd",
+    "counter",
+    "What runs cost in US dollars, by component (model, lambda, stepfunctions, api), from the "
+    "cost ledger; storage is priced per tenant-month and is not in it.",
+    ("workflow", "component"),
+    # On AWS the ledger is read through GET /v1/costs; it is not a CloudWatch metric.
+    emf=False,
+)
+
 CATALOGUE: tuple[Metric, ...] = (
     RUNS_STARTED,
     RUNS_FINISHED,
@@ -115,7 +127,10 @@ CATALOGUE: tuple[Metric, ...] = (
     OLDEST_PENDING_APPROVAL_AGE,
     WEBHOOK_VERIFICATION_FAILURES,
     MODEL_TOKENS,
+    COST,
 )
+# The cost ledger's components, as the `component` label names them.
+COST_COMPONENTS = ("model", "lambda", "stepfunctions", "api")
 
 # Why a webhook was refused: the tenant (or a secret for the workflow) is unknown, or the
 # signature, its timestamp or its headers are wrong.
@@ -128,6 +143,7 @@ def emit(metric: Metric, value: float, **dimensions: str) -> None:
     when metrics are disabled (`make dev`, tests)."""
     if is_metrics_disabled():
         return
+    assert metric.emf, f"{metric.name} is not written as EMF"
     assert set(dimensions) == set(metric.labels), (metric.name, dimensions)
     with single_metric(
         name=metric.cloudwatch,

@@ -67,8 +67,8 @@ def usage(kind: str, model: str, input_tokens: int, output_tokens: int) -> dict[
 
 
 def seed(platform: Platform) -> None:
-    """The history above, token usage on two of its runs, and one run waiting ten minutes
-    for a person."""
+    """The history above, token usage on two of its runs, one run waiting ten minutes for a
+    person, and the cost ledger's rows of one run."""
     tenant = platform.tenant_id
     with platform.services.tenant(tenant) as conn:
         ids = [record(conn, tenant, run) for run in HISTORY]
@@ -106,6 +106,17 @@ def seed(platform: Platform) -> None:
             "UPDATE approvals SET created_at = now() - interval '10 minutes' WHERE id = %s",
             (approval.id,),
         )
+        # Two ledger rows of the succeeded run (prices in dollars, as the ledger keeps them).
+        for model, lambda_, transitions, api in [
+            ("0.0012", "0.0000166667", "0.000025", "0.0000035"),
+            ("0.0003", "0.0000333334", "0.000050", "0"),
+        ]:
+            conn.execute(
+                "INSERT INTO cost_entries (tenant_id, run_id, workflow, node, model_usd,"
+                " lambda_usd, stepfunctions_usd, api_usd, prices_as_of)"
+                " VALUES (%s, %s, %s, 'decide', %s, %s, %s, %s, '2026-11-01')",
+                (tenant, ids[0], WORKFLOW, model, lambda_, transitions, api),
+            )
 
 
 @pytest.fixture
@@ -178,6 +189,14 @@ def test_the_scrape_gives_the_known_runs_exact_figures(
     assert value(samples, "flightdeck_model_tokens_total", **chat, direction="output") == 50
     assert value(samples, "flightdeck_model_tokens_total", **embed, direction="input") == 8
     assert value(samples, "flightdeck_model_tokens_total", **embed, direction="output") == 0
+
+    def cost(component: str) -> float:
+        return value(samples, "flightdeck_cost_usd_total", workflow=WORKFLOW, component=component)
+
+    assert cost("model") == pytest.approx(0.0015, abs=1e-12)
+    assert cost("lambda") == pytest.approx(0.0000500001, abs=1e-12)
+    assert cost("stepfunctions") == pytest.approx(0.000075, abs=1e-12)
+    assert cost("api") == pytest.approx(0.0000035, abs=1e-12)
 
 
 def test_counters_grow_as_runs_are_recorded(local: TestClient, platform: Platform) -> None:

@@ -47,6 +47,7 @@ def test_the_dashboard_shows_what_the_issue_asks_for() -> None:
         metrics.OLDEST_PENDING_APPROVAL_AGE,
         metrics.WEBHOOK_VERIFICATION_FAILURES,
         metrics.MODEL_TOKENS,
+        metrics.COST,
     ):
         assert metric.prometheus in exprs, metric.name
     assert "histogram_quantile(0.5," in exprs

@@ -112,6 +112,14 @@ class FlightdeckCollector(Collector):
             tokens.add_metric([t.workflow, t.kind, t.model, "output"], t.output_tokens)
         yield tokens
 
+        cost = _family(metrics.COST)
+        for c in figures.costs:
+            for component, usd in zip(
+                metrics.COST_COMPONENTS, (c.model, c.lambda_, c.stepfunctions, c.api), strict=True
+            ):
+                cost.add_metric([c.workflow, component], usd)
+        yield cost
+
 
 def registry(get: Callable[[], Services] = services) -> CollectorRegistry:
     found = CollectorRegistry(auto_describe=True)

@@ -79,6 +79,17 @@ class TokenUsage:
 
 
 @dataclass(frozen=True)
+class Cost:
+    """A workflow's cost ledger summed, in US dollars per component."""
+
+    workflow: str
+    model: float
+    lambda_: float
+    stepfunctions: float
+    api: float
+
+
+@dataclass(frozen=True)
 class Scrape:
     """Every tenant's runs, summed: what `/metrics` of `make dev` exposes (no tenant label)."""
 
@@ -88,6 +99,7 @@ class Scrape:
     node_retries: dict[tuple[str, str], int]
     approvals: list[PendingApprovals]
     tokens: list[TokenUsage]
+    costs: list[Cost]
 
 
 def scrape(conn: Connection) -> Scrape:
@@ -171,6 +183,20 @@ def scrape(conn: Connection) -> Scrape:
                 " WHERE e.type = 'model.used' GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
             ).fetchall()
         ]
+        costs = [
+            Cost(
+                workflow=row["workflow"],
+                model=float(row["model"]),
+                lambda_=float(row["lambda"]),
+                stepfunctions=float(row["stepfunctions"]),
+                api=float(row["api"]),
+            )
+            for row in conn.execute(
+                "SELECT workflow, sum(model_usd) AS model, sum(lambda_usd) AS lambda,"
+                " sum(stepfunctions_usd) AS stepfunctions, sum(api_usd) AS api"
+                " FROM cost_entries GROUP BY workflow ORDER BY workflow"
+            ).fetchall()
+        ]
     return Scrape(
         runs_started=started,
         runs_finished=finished,
@@ -178,4 +204,5 @@ def scrape(conn: Connection) -> Scrape:
         node_retries=retries,
         approvals=approvals,
         tokens=tokens,
+        costs=costs,
     )
