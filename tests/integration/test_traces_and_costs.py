@@ -365,3 +365,64 @@ def test_a_resumed_run_adds_an_execution_to_the_same_trace(
     assert reflect["attributes"]["flightdeck.node"] == "reflect"
     assert reflect["status"] == "unset"
     assert {s["attributes"]["flightdeck.run_id"] for s in flatten(trace["spans"])} == {str(run_id)}
+
+
+def test_the_otlp_exporter_sends_the_spans_to_the_collector() -> None:
+    """A stand-in OTLP/HTTP collector (as the ADOT layer runs beside a function) receives the
+    spans, flushed before the handler would return."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    from flightdeck.telemetry.tracing import Tracing
+
+    received: list[tuple[str, str, bytes]] = []
+
+    class Collector(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["content-length"]))
+            received.append((self.path, self.headers["content-type"], body))
+            self.send_response(200)
+            self.send_header("content-type", "application/x-protobuf")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        endpoint = f"http://127.0.0.1:{server.server_port}/v1/traces"
+        tracer = Tracing("otlp", otlp_endpoint=endpoint, service_version="test")
+        run_id = uuid.uuid4()
+        with (
+            tracer.span("start support_triage", "api", tenant_id="t", run_id=run_id) as root,
+            tracer.span("node plan", "node", tenant_id="t", run_id=run_id) as node,
+        ):
+            node.set({"flightdeck.business_event": "ticket triaged"})
+        tracer.flush()
+        # spans go to the collector, not to the span store
+        assert tracer.take(root.trace_id) == []
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    (path, content_type, body) = received[0]
+    assert path == "/v1/traces"
+    assert content_type == "application/x-protobuf"
+    request = ExportTraceServiceRequest.FromString(body)
+    (resource,) = request.resource_spans
+    service = {a.key: a.value.string_value for a in resource.resource.attributes}
+    assert service["service.name"] == "flightdeck"
+    spans = [s for scope in resource.scope_spans for s in scope.spans]
+    by_name = {s.name: s for s in spans}
+    assert set(by_name) == {"start support_triage", "node plan"}
+    assert by_name["node plan"].parent_span_id == by_name["start support_triage"].span_id
+    assert by_name["node plan"].trace_id.hex() == root.trace_id
+    attributes = {a.key: a.value.string_value for a in by_name["node plan"].attributes}
+    assert attributes["flightdeck.business_event"] == "ticket triaged"
+    assert attributes["flightdeck.run_id"] == str(run_id)
