@@ -143,8 +143,10 @@ def emit(metric: Metric, value: float, **dimensions: str) -> None:
     when metrics are disabled (`make dev`, tests)."""
     if is_metrics_disabled():
         return
-    assert metric.emf, f"{metric.name} is not written as EMF"
-    assert set(dimensions) == set(metric.labels), (metric.name, dimensions)
+    if not metric.emf:
+        raise ValueError(f"{metric.name} is not written as EMF")
+    if set(dimensions) != set(metric.labels):
+        raise ValueError(f"{metric.name} takes {metric.labels}, not {tuple(dimensions)}")
     with single_metric(
         name=metric.cloudwatch,
         unit=metric.unit,
