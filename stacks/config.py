@@ -35,6 +35,11 @@ Provider = Literal["offline", "bedrock"]
 PROVIDERS: tuple[Provider, ...] = ("offline", "bedrock")
 DEFAULT_BEDROCK_CHAT_MODEL = "anthropic.claude-3-5-haiku-20241022-v1:0"
 DEFAULT_BEDROCK_EMBEDDING_MODEL = TITAN_EMBED_V2
+TelemetryExporter = Literal["postgres", "otlp", "none"]
+EXPORTERS: tuple[TelemetryExporter, ...] = ("postgres", "otlp", "none")
+# The OTLP/HTTP receiver of the AWS Distro for OpenTelemetry collector layer, in the function.
+ADOT_OTLP_ENDPOINT = "http://localhost:4318/v1/traces"
+_LAYER_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+:\d+$")
 # Every context key the app reads (`-c key=value` or cdk.json).
 CONTEXT_KEYS = (
     "stage",
@@ -81,6 +86,11 @@ class StageConfig:
     bedrock_chat_model: str = DEFAULT_BEDROCK_CHAT_MODEL
     embedding_provider: Provider = "offline"
     embedding_model: str = DEFAULT_BEDROCK_EMBEDDING_MODEL
+    # Where OpenTelemetry spans go: the span store in the database (default), or `otlp` to the
+    # ADOT collector layer `otlp_layer_arn` added to every function, which forwards them to
+    # X-Ray or any OTLP backend (its own configuration); `none` makes none.
+    telemetry_exporter: TelemetryExporter = "postgres"
+    otlp_layer_arn: str | None = None
 
     @property
     def name(self) -> str:
@@ -128,7 +138,12 @@ def stage_config(context: dict[str, Any]) -> StageConfig:
     elif prefix:
         raise ConfigError(f"{stage} is shared: it takes no per-engineer prefix")
     alarm_email = context.get("alarm_email") or None
-    common: dict[str, Any] = {"prefix": prefix, "alarm_email": alarm_email, **_models(context)}
+    common: dict[str, Any] = {
+        "prefix": prefix,
+        "alarm_email": alarm_email,
+        **_models(context),
+        **_telemetry(context),
+    }
     if stage == "prod":
         return StageConfig(
             stage="prod",
@@ -205,6 +220,24 @@ def _models(context: dict[str, Any]) -> dict[str, Any]:
             )
         chosen[key] = model
     return chosen
+
+
+def _telemetry(context: dict[str, Any]) -> dict[str, Any]:
+    """The span exporter from context (`telemetry_exporter`, `otlp_layer_arn`)."""
+    exporter = str(context.get("telemetry_exporter") or "postgres")
+    if exporter not in EXPORTERS:
+        raise ConfigError(
+            f"telemetry_exporter must be one of {', '.join(EXPORTERS)}; got {exporter!r}"
+        )
+    layer = str(context.get("otlp_layer_arn") or "") or None
+    if exporter == "otlp" and layer is None:
+        raise ConfigError(
+            "telemetry_exporter=otlp needs otlp_layer_arn: the ARN of the ADOT collector "
+            "layer (arm64) in the deployment's region"
+        )
+    if layer is not None and not _LAYER_ARN.match(layer):
+        raise ConfigError(f"otlp_layer_arn must be a Lambda layer version ARN; got {layer!r}")
+    return {"telemetry_exporter": exporter, "otlp_layer_arn": layer if exporter == "otlp" else None}
 
 
 def cdk_json_context(root: Path) -> dict[str, Any]:

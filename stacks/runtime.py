@@ -24,7 +24,7 @@ from constructs import Construct
 from flightdeck.observability import NAMESPACE, SERVICE
 from flightdeck.settings import EnvVar
 from stacks import nag
-from stacks.config import StageConfig
+from stacks.config import ADOT_OTLP_ENDPOINT, StageConfig
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 ARCHITECTURE = lambda_.Architecture.ARM_64
@@ -94,6 +94,7 @@ def base_environment(
         EnvVar.WORKFLOW_PACKAGES: config.workflow_packages,
         EnvVar.SECRETS_PREFIX: tenant_secrets_prefix(config),
         **model_environment(config),
+        **telemetry_environment(config),
     }
 
 
@@ -125,6 +126,14 @@ def grant_tenant_secrets(function: lambda_.IFunction, config: StageConfig) -> No
         iam.PolicyStatement(actions=list(TENANT_SECRETS_ACTIONS), resources=[arn])
     )
     nag.waive(function, nag.TENANT_SECRETS)
+
+
+def telemetry_environment(config: StageConfig) -> dict[str, str]:
+    """Where the functions send spans (see `stacks.config.StageConfig.telemetry_exporter`)."""
+    environment: dict[str, str] = {EnvVar.TELEMETRY_EXPORTER: config.telemetry_exporter}
+    if config.telemetry_exporter == "otlp":
+        environment[EnvVar.OTLP_ENDPOINT] = ADOT_OTLP_ENDPOINT
+    return environment
 
 
 def model_environment(config: StageConfig) -> dict[str, str]:
@@ -192,6 +201,16 @@ class FunctionFactory(Construct):
             compatible_architectures=[ARCHITECTURE],
             description="Flightdeck third-party dependencies (requirements/layer.txt)",
         )
+        # The ADOT collector beside every function when spans go out over OTLP.
+        self.telemetry_layers: list[lambda_.ILayerVersion] = (
+            [
+                lambda_.LayerVersion.from_layer_version_arn(
+                    self, "OtlpCollector", config.otlp_layer_arn
+                )
+            ]
+            if config.otlp_layer_arn
+            else []
+        )
         self.core = lambda_.LayerVersion(
             self,
             "Core",
@@ -232,7 +251,7 @@ class FunctionFactory(Construct):
             architecture=ARCHITECTURE,
             handler=handler,
             code=self.code,
-            layers=[self.deps, self.core, *layers],
+            layers=[self.deps, self.core, *self.telemetry_layers, *layers],
             description=description,
             # Plain str keys: jsii would try to marshal an enum member as a jsii enum.
             environment={**POWERTOOLS_ENVIRONMENT, **variables},
