@@ -63,7 +63,7 @@ def test_a_metric_without_an_emf_twin_or_with_wrong_labels_is_refused(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not written as EMF"):
         metrics.emit(metrics.COST, 1.0, workflow="w", component="model")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="takes"):
         metrics.emit(metrics.RUNS_FINISHED, 1.0, workflow="w")
