@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from flightdeck.engine.approvals import ApprovalService
 from flightdeck.engine.callbacks import CallbackDispatcher
+from flightdeck.engine.checkpoint_keys import CheckpointCipher
 from flightdeck.engine.registry import Registry, discover
 from flightdeck.engine.runner import NodeRunner
 from flightdeck.engine.runs import RunService
@@ -95,6 +96,15 @@ class Services:
         return kms_sealer(
             key, region=self.settings.aws_region, endpoint_url=self.settings.aws_endpoint_url
         )
+
+    @cached_property
+    def checkpoint_cipher(self) -> CheckpointCipher | None:
+        """Encrypts LangGraph checkpoints under tenant data keys made by the trigger key;
+        None where no trigger key is configured (the sealer says whether that is allowed)."""
+        if self.sealer is None:
+            return None
+        assert self.settings.trigger_key_id is not None
+        return CheckpointCipher(self.client("kms"), self.settings.trigger_key_id)
 
     @cached_property
     def secrets(self) -> SecretStore:
@@ -179,6 +189,7 @@ class Services:
             blobs=self.blobs,
             embeddings=lambda: self.embeddings,
             sealer=lambda: self.sealer,
+            checkpoint_cipher=lambda: self.checkpoint_cipher,
             tracer=self.tracing,
             prices=self.prices,
             memory_mb=self.settings.lambda_memory_mb,

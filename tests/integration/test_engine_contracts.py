@@ -36,7 +36,7 @@ def test_step_functions_path_and_plain_invoke_reach_the_same_state(platform: Pla
     workflow = svc.registry.get("support_triage")
     with svc.tenant(platform.tenant_id) as c:
         via_step_functions = (
-            svc.runner.compiled(c, workflow)
+            svc.runner.compiled(c, workflow, platform.tenant_id)
             .get_state({"configurable": {"thread_id": str(run_id)}})
             .values
         )

@@ -159,11 +159,25 @@ def text_and_json_columns(conn: Any) -> list[tuple[str, str]]:
     return [(r["table_name"], r["column_name"]) for r in rows]
 
 
+def binary_columns(conn: Any) -> list[tuple[str, str]]:
+    rows = conn.execute(
+        "SELECT c.table_name, c.column_name FROM information_schema.columns c"
+        " JOIN information_schema.tables t USING (table_schema, table_name)"
+        " WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'"
+        " AND c.data_type = 'bytea' ORDER BY 1, 2"
+    ).fetchall()
+    return [(r["table_name"], r["column_name"]) for r in rows]
+
+
 def final_state(platform: Platform, run_id: uuid.UUID) -> dict[str, Any]:
     svc = platform.services
     with svc.tenant(platform.tenant_id) as conn:
         workflow = svc.registry.get("support_triage")
-        values = svc.runner.compiled(conn, workflow).get_state(thread_config(run_id)).values
+        values = (
+            svc.runner.compiled(conn, workflow, platform.tenant_id)
+            .get_state(thread_config(run_id))
+            .values
+        )
         return dict(values)
 
 
@@ -247,6 +261,27 @@ def test_two_hundred_canaries_never_appear_in_clear(
             if hits:
                 found[f"{table}.{column}"] = hits[:3]
         assert found == {}
+        # ... nor in any binary column: LangGraph's checkpoints hold the run's state, the
+        # opened ticket included, and are stored encrypted under the tenant's data key
+        binary = binary_columns(conn)
+        assert ("checkpoint_blobs", "blob") in binary
+        assert ("checkpoint_writes", "blob") in binary
+        for table, column in binary:
+            values = conn.execute(
+                f'SELECT "{column}" AS v FROM "{table}" WHERE "{column}" IS NOT NULL'
+            ).fetchall()
+            # Bytes as text, one character per byte: UTF-8 text inside stays findable.
+            raw = b"\n".join(bytes(r["v"]) for r in values).decode("latin-1")
+            hits = leaked(raw, planted)
+            if hits:
+                found[f"{table}.{column}"] = hits[:3]
+        assert found == {}
+        encrypted = conn.execute(
+            "SELECT count(*) FILTER (WHERE type LIKE '%%+aesgcm-%%') AS sealed, count(*) AS n"
+            " FROM checkpoint_blobs WHERE type <> 'empty'"
+        ).fetchone()
+        assert encrypted["n"] > 0
+        assert encrypted["sealed"] == encrypted["n"]
 
     # ... the triggers are stored sealed, yet the runs read them
     for run_id in run_ids:

@@ -21,6 +21,7 @@ from typing import Any
 
 from flightdeck import metrics, observability
 from flightdeck.engine import lifecycle
+from flightdeck.engine.checkpoint_keys import CheckpointCipher
 from flightdeck.engine.compiler import END, INTERRUPT, analyse
 from flightdeck.engine.context import NodeContext
 from flightdeck.engine.registry import Registry
@@ -122,6 +123,7 @@ class NodeRunner:
         blobs: BlobStore,
         embeddings: Callable[[], EmbeddingProvider],
         sealer: Callable[[], TriggerSealer | None] = lambda: None,
+        checkpoint_cipher: Callable[[], CheckpointCipher | None] = lambda: None,
         tracer: tracing.Tracing | None = None,
         prices: costs.Prices | None = None,
         memory_mb: int = 1024,
@@ -139,18 +141,27 @@ class NodeRunner:
         self._embeddings = embeddings
         # Opens sealed triggers: the entry node is the one place a run reads its trigger.
         self._sealer = sealer
+        # Encrypts the checkpoints (they hold the opened trigger); None: stored as LangGraph
+        # writes them.
+        self._checkpoint_cipher = checkpoint_cipher
         # Compiled graphs per connection: compiling binds the checkpointer to one connection.
         self._compiled: weakref.WeakKeyDictionary[Connection, dict[str, Any]] = (
             weakref.WeakKeyDictionary()
         )
 
-    def compiled(self, conn: Connection, workflow: Workflow) -> Any:
+    def compiled(self, conn: Connection, workflow: Workflow, tenant_id: uuid.UUID) -> Any:
+        """The workflow's graph over this connection's checkpointer, ready to read and write
+        the tenant's threads. Call inside the tenant's scope."""
         from langgraph.checkpoint.postgres import PostgresSaver
 
+        cipher = self._checkpoint_cipher()
+        if cipher is not None:
+            cipher.use(conn, tenant_id)
         per_conn = self._compiled.setdefault(conn, {})
         graph = per_conn.get(workflow.name)
         if graph is None:
-            graph = workflow.graph.compile(checkpointer=PostgresSaver(conn))
+            serde = cipher.serializer() if cipher is not None else None
+            graph = workflow.graph.compile(checkpointer=PostgresSaver(conn, serde=serde))
             per_conn[workflow.name] = graph
         return graph
 
@@ -192,7 +203,7 @@ class NodeRunner:
         """The node LangGraph would run next for `run`, or None when the thread has ended.
         A run that never started answers its entry node. Call inside the run's tenant scope."""
         workflow = self._registry.get(run.workflow)
-        snapshot = self.compiled(conn, workflow).get_state(thread_config(run.id))
+        snapshot = self.compiled(conn, workflow, run.tenant_id).get_state(thread_config(run.id))
         if not snapshot.values and not snapshot.next:
             return analyse(workflow)[0]
         return snapshot.next[0] if snapshot.next else None
@@ -328,7 +339,7 @@ class NodeRunner:
         locked = runs.lock_run(conn, run.id)
         if locked is None or locked.status in runs.TERMINAL:
             raise RunNotActiveError(f"run {run.id} is {locked.status if locked else 'gone'}")
-        graph = self.compiled(conn, workflow)
+        graph = self.compiled(conn, workflow, run.tenant_id)
         config = thread_config(run.id)
         snapshot = graph.get_state(config)
         node_input: Any

@@ -53,9 +53,7 @@ class BlobStore:
         listed = self._s3.list_object_versions(Bucket=self._bucket, Prefix=key)
         for version in (*listed.get("Versions", ()), *listed.get("DeleteMarkers", ())):
             if version["Key"] == key and version["VersionId"] != current:
-                self._s3.delete_object(
-                    Bucket=self._bucket, Key=key, VersionId=version["VersionId"]
-                )
+                self._s3.delete_object(Bucket=self._bucket, Key=key, VersionId=version["VersionId"])
 
     def key_of(self, ref: str) -> str:
         """The object key of a reference to this store's bucket."""
