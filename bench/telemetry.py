@@ -31,6 +31,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+# CloudWatch metrics (EMF) would print their JSON between the table's lines; both sides of
+# every comparison here run without them.
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
 IMPORT_BUDGET = 1.15
 # The execution span a node's Task names in its input (any valid traceparent will do here).

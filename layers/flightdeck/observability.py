@@ -103,8 +103,10 @@ def lambda_handler(*, correlation_id_path: str | None = "run_id") -> Callable[[H
 
 
 def count(name: str, value: float = 1) -> None:
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    if not is_metrics_disabled():  # kept, Powertools would print them once a hundred pile up
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
 def milliseconds(name: str, value: float) -> None:
-    metrics.add_metric(name=name, unit=MetricUnit.Milliseconds, value=value)
+    if not is_metrics_disabled():
+        metrics.add_metric(name=name, unit=MetricUnit.Milliseconds, value=value)
