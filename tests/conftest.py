@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -200,6 +201,40 @@ def platform(
         machines=machines,
     )
     reset_services()
+
+
+def open_waiting_approval(
+    conn: Any, tenant_id: uuid.UUID, *, age: timedelta, workflow: str = "support_triage"
+) -> uuid.UUID:
+    """A run waiting on an approval opened `age` ago, written straight to the store in the
+    caller's tenant transaction (metrics and alarms read the approval's age)."""
+    from flightdeck.engine.runs import canonical_sha256
+    from flightdeck.store import approvals, runs
+
+    run, _ = runs.insert_run(
+        conn,
+        run_id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        workflow=workflow,
+        workflow_version="1",
+        idempotency_key=f"waiting-{uuid.uuid4()}",
+        trigger_source="api",
+        trigger_payload={},
+        trigger_ref=None,
+        trigger_sha256=canonical_sha256({}),
+        execution_name="manual",
+    )
+    approval = approvals.open_request(
+        conn,
+        tenant_id=tenant_id,
+        run_id=run.id,
+        node="decide",
+        interrupt_id="review",
+        request={"draft": "refund"},
+        timeout_seconds=86_400,
+    )
+    conn.execute("UPDATE approvals SET created_at = now() - %s WHERE id = %s", (age, approval.id))
+    return approval.id
 
 
 def lambda_context(function_name: str = "flightdeck-test") -> Any:

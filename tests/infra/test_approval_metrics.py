@@ -11,11 +11,10 @@ from typing import Any
 
 import pytest
 
-from flightdeck.engine.runs import canonical_sha256
-from flightdeck.store import approvals, runs, tenants
+from flightdeck.store import approvals, tenants
 from flightdeck.store.metrics import oldest_pending_approval_age_seconds
 from functions.approval_metrics import metric
-from tests.conftest import Platform, lambda_context
+from tests.conftest import Platform, lambda_context, open_waiting_approval
 
 
 @contextmanager
@@ -28,32 +27,7 @@ def as_tenant(platform: Platform, tenant_id: uuid.UUID) -> Iterator[Any]:
 def pending_approval(platform: Platform, tenant_id: uuid.UUID, *, age: timedelta) -> uuid.UUID:
     """A run waiting on an approval opened `age` ago."""
     with as_tenant(platform, tenant_id) as conn:
-        run, _ = runs.insert_run(
-            conn,
-            run_id=uuid.uuid4(),
-            tenant_id=tenant_id,
-            workflow="support_triage",
-            workflow_version="1",
-            idempotency_key=f"metrics-{uuid.uuid4()}",
-            trigger_source="api",
-            trigger_payload={},
-            trigger_ref=None,
-            trigger_sha256=canonical_sha256({}),
-            execution_name="manual",
-        )
-        approval = approvals.open_request(
-            conn,
-            tenant_id=tenant_id,
-            run_id=run.id,
-            node="decide",
-            interrupt_id="review",
-            request={"draft": "refund"},
-            timeout_seconds=86_400,
-        )
-        conn.execute(
-            "UPDATE approvals SET created_at = now() - %s WHERE id = %s", (age, approval.id)
-        )
-    return approval.id
+        return open_waiting_approval(conn, tenant_id, age=age)
 
 
 def other_tenant(platform: Platform) -> uuid.UUID:

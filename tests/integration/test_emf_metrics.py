@@ -5,17 +5,15 @@ publisher sends the approval gauges."""
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from flightdeck import metrics
-from flightdeck.engine.runs import canonical_sha256
-from flightdeck.store import approvals, runs
+from flightdeck.store import runs
 from functions.approval_metrics import metric
-from tests.conftest import Platform, lambda_context, load_event
+from tests.conftest import Platform, lambda_context, load_event, open_waiting_approval
 
 
 def emf_records(out: str) -> list[dict[str, Any]]:
@@ -92,32 +90,7 @@ def test_the_approval_publisher_sends_the_count_and_the_age(platform: Platform) 
 
     with platform.services.tenant(platform.tenant_id) as conn:
         for minutes in (5, 20):
-            run, _ = runs.insert_run(
-                conn,
-                run_id=uuid.uuid4(),
-                tenant_id=platform.tenant_id,
-                workflow="support_triage",
-                workflow_version="1",
-                idempotency_key=f"emf-{uuid.uuid4()}",
-                trigger_source="api",
-                trigger_payload={},
-                trigger_ref=None,
-                trigger_sha256=canonical_sha256({}),
-                execution_name="manual",
-            )
-            approval = approvals.open_request(
-                conn,
-                tenant_id=platform.tenant_id,
-                run_id=run.id,
-                node="decide",
-                interrupt_id="review",
-                request={"draft": "refund"},
-                timeout_seconds=86_400,
-            )
-            conn.execute(
-                "UPDATE approvals SET created_at = now() - %s WHERE id = %s",
-                (timedelta(minutes=minutes), approval.id),
-            )
+            open_waiting_approval(conn, platform.tenant_id, age=timedelta(minutes=minutes))
     since = datetime.now(UTC) - timedelta(minutes=1)
 
     answer = handler({}, lambda_context())

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +16,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from flightdeck import metrics, webhooks
 from flightdeck.api.app import create_app
-from flightdeck.engine.runs import canonical_sha256
 from flightdeck.engine.stores import MODEL_USED
 from flightdeck.local import prometheus
 from flightdeck.local.history import PastNode, PastRun, record
-from flightdeck.store import approvals, runs
-from tests.conftest import Platform
+from flightdeck.store import runs
+from tests.conftest import Platform, open_waiting_approval
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = "support_triage"
@@ -80,32 +79,7 @@ def seed(platform: Platform) -> None:
             runs.append_event(
                 conn, run_id=run_id, tenant_id=tenant, type=MODEL_USED, node="decide", data=data
             )
-        waiting, _ = runs.insert_run(
-            conn,
-            run_id=uuid.uuid4(),
-            tenant_id=tenant,
-            workflow=WORKFLOW,
-            workflow_version="1.0.0",
-            idempotency_key=f"metrics-{uuid.uuid4()}",
-            trigger_source="api",
-            trigger_payload={},
-            trigger_ref=None,
-            trigger_sha256=canonical_sha256({}),
-            execution_name="manual",
-        )
-        approval = approvals.open_request(
-            conn,
-            tenant_id=tenant,
-            run_id=waiting.id,
-            node="decide",
-            interrupt_id="review",
-            request={"draft": "refund"},
-            timeout_seconds=86_400,
-        )
-        conn.execute(
-            "UPDATE approvals SET created_at = now() - interval '10 minutes' WHERE id = %s",
-            (approval.id,),
-        )
+        open_waiting_approval(conn, tenant, age=timedelta(minutes=10), workflow=WORKFLOW)
         # Two ledger rows of the succeeded run (prices in dollars, as the ledger keeps them).
         for model, lambda_, transitions, api in [
             ("0.0012", "0.0000166667", "0.000025", "0.0000035"),
