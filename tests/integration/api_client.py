@@ -69,5 +69,7 @@ def api_for(platform: Platform) -> Iterator[Api]:
     with platform.services.connection() as conn, conn.transaction():
         viewer = tenants.issue_token(conn, platform.tenant_id, "viewer").token
         admin = tenants.issue_token(conn, platform.tenant_id, "admin").token
-    with TestClient(create_app(lambda: platform.services)) as client:
+    app = create_app(lambda: platform.services)
+    platform.services.tracing.instrument_app(app)  # as functions/api does (OTLP only)
+    with TestClient(app) as client:
         yield Api(client, platform, viewer, platform.api_token, admin)

@@ -248,9 +248,13 @@ class Tracing:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
             from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
+            from flightdeck.telemetry import instrumentation
+
+            exporter = OTLPSpanExporter(endpoint=self._otlp_endpoint)
             provider.add_span_processor(
-                BatchSpanProcessor(OTLPSpanExporter(endpoint=self._otlp_endpoint))
+                BatchSpanProcessor(instrumentation.masking_exporter(exporter, _OWN))
             )
+            instrumentation.instrument_libraries(provider)
         else:
             from opentelemetry.sdk.trace import SpanProcessor
 
@@ -326,6 +330,26 @@ class Tracing:
             raise
         finally:
             handle.end()
+
+    @property
+    def provider(self) -> TracerProvider:
+        """The process's tracer provider (built on first use)."""
+        self._tracer()
+        assert self._built is not None
+        return self._built[0]
+
+    def instrument_libraries(self) -> None:
+        """With the OTLP exporter, trace psycopg statements and botocore calls from now on
+        (`flightdeck.telemetry.instrumentation`; building the tracer installs them)."""
+        if self.exporter == "otlp":
+            self._tracer()
+
+    def instrument_app(self, app: Any) -> None:
+        """With the OTLP exporter, a span per request of this FastAPI app."""
+        if self.exporter == "otlp":
+            from flightdeck.telemetry import instrumentation
+
+            instrumentation.instrument_app(app, self.provider)
 
     def inside_span(self) -> bool:
         """Whether a span of ours is current (its maker will collect its children)."""
