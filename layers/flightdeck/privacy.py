@@ -21,9 +21,12 @@ What counts as personal:
 A masked value becomes a token such as `<email:3f2a9c1b04>`: the first 10 hex digits of an
 HMAC-SHA256 of the normalised value under the process's masking key. The same address gives
 the same token in every log line, span and callback (lines stay correlatable) and the value
-cannot be read back from it. The key is `FLIGHTDECK_MASKING_KEY` when set (the same value in
-every function, so tokens match across them); otherwise a random key per process, whose
-tokens correlate within that process only.
+cannot be read back from it. The key is `FLIGHTDECK_MASKING_KEY` when set; deployed, it is
+the Secrets Manager secret `FLIGHTDECK_MASKING_KEY_SECRET_ARN` names (one secret for every
+function, read once per process, so tokens match across functions and the key is never in a
+function's configuration); otherwise, or when that secret cannot be read, a random key per
+process, whose tokens correlate within that process only (masking never stops for want of a
+key).
 
 Everything here is pure Python over precompiled patterns: cheap enough for every log record.
 """
@@ -35,6 +38,8 @@ import hmac
 import os
 import re
 import secrets
+import sys
+import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -45,6 +50,7 @@ PERSONAL: dict[str, Any] = {"personal": True}
 # The same environment variable name as `flightdeck.settings.EnvVar.MASKING_KEY`; read here
 # directly because logging is set up before any settings are validated.
 MASKING_KEY_ENV = "FLIGHTDECK_MASKING_KEY"
+MASKING_KEY_SECRET_ENV = "FLIGHTDECK_MASKING_KEY_SECRET_ARN"  # noqa: S105 - a name
 TOKEN_HEX_DIGITS = 10
 
 # Keys whose values are personal whatever they hold (lower case); workflows add theirs.
@@ -65,6 +71,7 @@ _DEFAULT_PERSONAL_KEYS = frozenset(
 )
 _personal_keys: set[str] = set(_DEFAULT_PERSONAL_KEYS)
 _key: bytes | None = None
+_key_lock = threading.Lock()
 
 _EMAIL = re.compile(
     r"(?<![\w.%+-])[A-Za-z0-9](?:[A-Za-z0-9._%+-]{0,63})@"
@@ -130,9 +137,29 @@ def set_masking_key(key: bytes) -> None:
 def _masking_key() -> bytes:
     global _key
     if _key is None:
-        configured = os.environ.get(MASKING_KEY_ENV)
-        _key = configured.encode() if configured else secrets.token_bytes(32)
+        with _key_lock:
+            if _key is None:
+                _key = _configured_key()
     return _key
+
+
+def _configured_key() -> bytes:
+    configured = os.environ.get(MASKING_KEY_ENV)
+    if configured:
+        return configured.encode()
+    secret_arn = os.environ.get(MASKING_KEY_SECRET_ENV)
+    if secret_arn:
+        try:
+            import boto3
+
+            value = boto3.client("secretsmanager").get_secret_value(SecretId=secret_arn)
+            return str(value["SecretString"]).encode()
+        except Exception as exc:  # any failure: mask with a process key
+            sys.stderr.write(
+                f"flightdeck: the masking key secret cannot be read ({type(exc).__name__}); "
+                "tokens correlate within this process only\n"
+            )
+    return secrets.token_bytes(32)
 
 
 def token(kind: str, value: str) -> str:
