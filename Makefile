@@ -52,11 +52,8 @@ openapi: install ## regenerate docs/openapi.json, the committed API contract, an
 	@if [ -d frontend/node_modules ]; then cd frontend && npm run --silent gen:api; \
 	else echo "flightdeck: run 'make frontend' once, then 'make openapi' again for the dashboard's client"; fi
 
-bench: install ## speed figures beside a baseline measured in the same run
-	$(PY) bench/run.py
-	$(PY) bench/webhooks.py
-	$(PY) bench/retrieval.py
-	$(PY) bench/telemetry.py
+bench: install ## every benchmark, then one table: figure, budget, same-run baseline, ratio
+	$(PY) bench/summary.py $(BENCH)
 
 clean:
 	rm -rf $(VENV) .flightdeck build cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -57,6 +57,8 @@ from typing import Any, Literal
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.figures import Figure, record  # noqa: E402 - after the path it is found on
+
 K = 10
 TENANTS = 50
 LARGE_SHARE = 0.40
@@ -644,6 +646,43 @@ def write_path(url: str, corpus: Corpus, tenant: uuid.UUID, docs: int, per_doc: 
 # --- report ----------------------------------------------------------------------------------
 
 
+def record_tenant(r: TenantResult) -> None:
+    """`documents.search`'s figures for `make bench`'s table, beside exact hybrid search."""
+    name = f"search {r.label} ({r.size:,} chunks)"
+    record(
+        Figure(
+            f"{name} recall@10",
+            r.hybrid.recall,
+            "",
+            "exact hybrid",
+            r.exact_hybrid.recall,
+            budget=TARGET_RECALL,
+            higher_is_better=True,
+        )
+    )
+    record(
+        Figure(
+            f"{name} p95",
+            r.hybrid.p95,
+            "ms",
+            "exact hybrid p95",
+            r.exact_hybrid.p95,
+            budget=TARGET_P95_MS,
+        )
+    )
+    record(
+        Figure(
+            f"{name} full k",
+            100 * r.hybrid.full_share,
+            "%",
+            "exact hybrid",
+            100 * r.exact_hybrid.full_share,
+            budget=100,
+            higher_is_better=True,
+        )
+    )
+
+
 def verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
@@ -710,6 +749,7 @@ def print_report(
                 f" {full} {series.p50:8.2f} {series.p95:8.2f}"
                 f" {ratio}  {plan}"
             )
+        record_tenant(r)
         for what, series in (("vector", r.vector), ("hybrid", r.hybrid)):
             checks.append(
                 (
