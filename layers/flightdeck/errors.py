@@ -21,6 +21,20 @@ class TransientError(FlightdeckError):
     title = "Transient failure"
 
 
+class DatabaseUnavailableError(TransientError):
+    """The database could not serve the request: the connection was lost (terminated, failed
+    over, restarted), no pooled connection came free within the pool's wait, or Postgres asked
+    for a retry (serialization failure, deadlock, too many clients).
+
+    Nothing the failed transaction wrote is kept, so trying again is always safe: the API
+    answers 503 with `Retry-After`, and the state machines retry a Task that fails with it.
+    """
+
+    status = 503
+    title = "Service unavailable"
+    retry_after_seconds = 1
+
+
 class NodeMismatchError(FlightdeckError):
     """Step Functions asked for a node that LangGraph does not have next: never retried."""
 

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 
 class Services:
-    def __init__(self, settings: Settings, *, pool_size: int = 4) -> None:
+    def __init__(self, settings: Settings, *, pool_size: int | None = None) -> None:
         self.settings = settings
         self._pool_size = pool_size
 
@@ -49,7 +49,8 @@ class Services:
         return make_pool(
             resolve_database_url(self.settings, self.client("secretsmanager")),
             role=self.settings.database_role,
-            max_size=self._pool_size,
+            max_size=self._pool_size or self.settings.database_pool_size,
+            timeout=self.settings.database_pool_timeout,
         )
 
     @contextmanager

@@ -26,6 +26,8 @@ class EnvVar(enum.StrEnum):
     DATABASE_SECRET_ARN = f"{ENV_PREFIX}DATABASE_SECRET_ARN"
     DATABASE_HOST = f"{ENV_PREFIX}DATABASE_HOST"
     DATABASE_ROLE = f"{ENV_PREFIX}DATABASE_ROLE"
+    DATABASE_POOL_SIZE = f"{ENV_PREFIX}DATABASE_POOL_SIZE"
+    DATABASE_POOL_TIMEOUT = f"{ENV_PREFIX}DATABASE_POOL_TIMEOUT"
     AWS_ENDPOINT_URL = f"{ENV_PREFIX}AWS_ENDPOINT_URL"
     AWS_REGION = f"{ENV_PREFIX}AWS_REGION"
     ARTIFACT_BUCKET = f"{ENV_PREFIX}ARTIFACT_BUCKET"
@@ -68,6 +70,12 @@ class Settings(BaseSettings):
     database_host: str | None = None
     # The non-owner role the application works as, so row-level security applies.
     database_role: str = "flightdeck_app"
+    # Connections this process may hold: a Lambda serves one request at a time, while the
+    # local stack runs every function in one process and sizes it for that (`local.dev`).
+    database_pool_size: int = Field(default=4, ge=1, le=200)
+    # How long a request waits for a free connection before it is answered as unavailable
+    # (a retryable 503, or a retried Task) instead of queueing until its caller gives up.
+    database_pool_timeout: float = Field(default=5.0, gt=0, le=60)
     # Set locally to the emulator (http://127.0.0.1:4566); unset on AWS.
     aws_endpoint_url: str | None = None
     aws_region: str = "us-east-1"

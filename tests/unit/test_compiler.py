@@ -129,7 +129,7 @@ def test_linear_graph_has_one_task_per_node_each_with_retry_and_catch() -> None:
     task = definition["States"]["Run b"]
     assert task["Resource"] == "arn:aws:states:::lambda:invoke"
     assert task["Parameters"]["FunctionName"] == "${NodeRunnerFunctionArn}"
-    assert task["Retry"][0]["ErrorEquals"] == ["TransientError"]
+    assert task["Retry"][0]["ErrorEquals"] == ["TransientError", "DatabaseUnavailableError"]
     route = definition["States"]["After b"]
     assert route["Choices"] == [{"Variable": "$.step.next", "StringEquals": "c", "Next": "Run c"}]
     assert route["Default"] == compiler.UNEXPECTED_STATE
@@ -200,7 +200,7 @@ def test_retry_policy_comes_from_the_manifest() -> None:
 
     transient = definition["States"]["Run a"]["Retry"][0]
     assert transient == {
-        "ErrorEquals": ["TransientError"],
+        "ErrorEquals": ["TransientError", "DatabaseUnavailableError"],
         "IntervalSeconds": 3,
         "MaxAttempts": 5,
         "BackoffRate": 1.5,

@@ -60,7 +60,12 @@ def install(app: FastAPI) -> None:
         extra = {}
         if isinstance(exc, InvalidInputError) and exc.field:
             extra["errors"] = [{"field": exc.field, "message": str(exc)}]
-        return problem(exc.status, exc.title, str(exc), **extra)
+        response = problem(exc.status, exc.title, str(exc), **extra)
+        retry_after = getattr(exc, "retry_after_seconds", None)
+        if retry_after is not None:
+            # A retryable 503 (the database was unavailable): n8n and API clients try again.
+            response.headers["Retry-After"] = str(retry_after)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -29,8 +29,9 @@ PLACEHOLDERS = (NODE_RUNNER, APPROVAL_REQUEST, APPROVAL_TIMEOUT, RUN_FAILED)
 END = "__end__"
 INTERRUPT = "__interrupt__"
 
-# The project's transient error (see `flightdeck.errors.TransientError`).
-TRANSIENT_ERRORS = ["TransientError"]
+# The project's transient errors (see `flightdeck.errors`): Step Functions matches error names,
+# not classes, so each subclass that a Task may raise is named here.
+TRANSIENT_ERRORS = ["TransientError", "DatabaseUnavailableError"]
 LAMBDA_SERVICE_ERRORS = [
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",

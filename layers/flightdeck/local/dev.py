@@ -118,6 +118,9 @@ def configure_environment(
     os.environ[EnvVar.TRIGGER_KEY_ID] = emulator.kms_key(
         f"{prefix}triggers", saved=data_dir / TRIGGER_KEY_FILE if keep_keys else None
     )
+    # Every function runs in this one process, so its pool serves them all at once (each
+    # running node holds a connection for the node's duration); on AWS each has its own.
+    os.environ.setdefault(EnvVar.DATABASE_POOL_SIZE, "20")
     # One log line per node step; metrics are for CloudWatch, not the terminal.
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 

@@ -5,6 +5,8 @@ search behaves here as it does on AWS (iterative index scans need pgvector 0.8).
 
 from __future__ import annotations
 
+import json
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ class EmbeddedPostgres:
 
     def start(self) -> EmbeddedPostgres:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._forget_dead_handles()
         with warnings.catch_warnings():
             # pgserver asks platformdirs for a runtime dir it does not need.
             warnings.simplefilter("ignore")
@@ -33,6 +36,20 @@ class EmbeddedPostgres:
                 self.data_dir, cleanup_mode="stop", postgres_version=POSTGRES_MAJOR
             )
         return self
+
+    def _forget_dead_handles(self) -> None:
+        """pgserver stops the server when the last process holding it exits, counting the
+        holders in a file. A holder that was killed (SIGKILL, a power cut) never took itself
+        off, and the server it left running would then outlive every later holder: drop
+        holders that no longer exist, so the next clean stop stops the server again."""
+        handles = self.data_dir / ".handle_pids.json"
+        try:
+            pids = json.loads(handles.read_text() or "[]")
+        except (OSError, ValueError):
+            return
+        alive = [pid for pid in pids if _running(pid)]
+        if alive != pids:
+            handles.write_text(json.dumps(alive))
 
     def stop(self) -> None:
         if self._server is not None:
@@ -60,3 +77,13 @@ class EmbeddedPostgres:
                     )
                 conn.execute(statement)
         return self.url(name)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

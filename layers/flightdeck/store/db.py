@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import select
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from psycopg import sql
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool
 
+from flightdeck.errors import DatabaseUnavailableError
 from flightdeck.settings import Settings
 
 Connection = psycopg.Connection[DictRow]
@@ -63,17 +65,65 @@ def _set_role(conn: Connection, role: str) -> None:
     conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
 
 
-def make_pool(url: str, *, role: str | None, max_size: int = 10) -> ConnectionPool[Connection]:
+def check_connection(conn: Connection) -> None:
+    """Raise if a pooled connection is dead, before it is handed out (the pool then discards
+    it and hands out another).
+
+    An idle connection has nothing to read unless the server wrote to it, and what a server
+    writes to an idle connection is almost always that it is closing it (terminated, restarted,
+    failed over, idle too long): only then is a round trip spent to find out, so handing out a
+    healthy connection costs no round trip at all."""
+    if conn.closed or conn.broken:
+        raise psycopg.OperationalError("the connection is closed")
+    poll = select.poll()
+    poll.register(conn.fileno(), select.POLLIN)
+    if poll.poll(0):
+        conn.execute("")
+
+
+class Pool(ConnectionPool[Connection]):
+    """The application's pool: a connection lost while in use, or none free within the pool's
+    wait, surfaces as `DatabaseUnavailableError`, which the API answers with a retryable 503
+    and the state machines retry. The failed transaction is rolled back by Postgres and the
+    broken connection is replaced, so trying again is safe and finds a working connection."""
+
+    @contextmanager
+    def connection(self, timeout: float | None = None) -> Iterator[Connection]:
+        try:
+            with super().connection(timeout) as conn:
+                yield conn
+        except psycopg.OperationalError as exc:
+            # Pool timeouts, lost connections (AdminShutdown, "server closed the connection"),
+            # and what Postgres itself says to retry (serialization failures, deadlocks, too
+            # many clients) are all OperationalError.
+            raise DatabaseUnavailableError(
+                f"the database is unavailable ({type(exc).__name__}); try again shortly"
+            ) from exc
+
+
+def make_pool(
+    url: str,
+    *,
+    role: str | None,
+    max_size: int = 10,
+    timeout: float = 5.0,
+    name: str = "flightdeck",
+) -> Pool:
     """The application's pool. Every connection works as `role` (a non-owner without
-    BYPASSRLS), so row-level security applies to everything the application runs."""
-    return ConnectionPool(
+    BYPASSRLS), so row-level security applies to everything the application runs. A request
+    waits at most `timeout` seconds for a connection, then fails as unavailable (503), rather
+    than queueing behind a saturated pool until its client gives up. Connections carry `name`
+    as their `application_name` (what `pg_stat_activity` shows)."""
+    return Pool(
         url,
         min_size=1,
         max_size=max_size,
-        kwargs=CONNECTION_KWARGS,
+        timeout=timeout,
+        kwargs={**CONNECTION_KWARGS, "application_name": name},
         configure=(lambda conn: _set_role(conn, role)) if role else None,
+        check=check_connection,
         open=True,
-        name="flightdeck",
+        name=name,
     )
 
 
