@@ -160,3 +160,50 @@ def test_an_edit_is_validated_and_audited_with_its_comment(api: Api) -> None:
     audit = next(e for e in run["events"] if e["type"] == "approval.edited")
     assert audit["data"]["before"]["reply"] == approval["request"]["draft"]["reply"]
     assert audit["data"]["after"] == {"reply": "Refunded, sorry for the trouble."}
+
+
+def test_an_edit_naming_the_customer_is_stored_sealed_and_sent_as_typed(api: Api) -> None:
+    from flightdeck.store import outbox
+
+    run_id = api.webhook(load_event("refund_ticket")).json()["run_id"]
+    approval = api.pending(run_id)
+    reply = "Refunded to card 4111 1111 1111 1111; questions to billing.lee@example.org"
+
+    # When an operator's edit names the customer's card and address
+    edited = api.post(
+        f"/v1/approvals/{approval['id']}/decision",
+        json={"decision": "edit", "payload": {"reply": reply}},
+    )
+    assert edited.status_code == 200
+    run = api.wait_run(run_id, "succeeded")
+
+    # Then neither is in any column of the approval or of the run's events
+    services = api.platform.services
+    with services.tenant(api.platform.tenant_id) as conn:
+        stored = conn.execute(
+            "SELECT decision::text AS decision FROM approvals WHERE id = %s", (approval["id"],)
+        ).fetchone()
+        events = conn.execute(
+            "SELECT string_agg(data::text, ' ') AS data FROM run_events WHERE run_id = %s",
+            (run_id,),
+        ).fetchone()
+        (effect,) = outbox.for_run(conn, uuid.UUID(run_id))
+    for text in (stored["decision"], events["data"]):
+        assert "4111" not in text
+        assert "billing.lee@example.org" not in text
+    # the API shows the sealed field as such, the audit event a masked copy
+    (decided,) = run["approvals"]
+    assert decided["decision"]["payload"] == {"reply": "<encrypted>"}
+    audit = next(e for e in run["events"] if e["type"] == "approval.edited")
+    assert "<email:" in audit["data"]["after"]["reply"]
+
+    # And the resumed node sent the reply exactly as the operator typed it
+    sealer = services.sealer
+    assert sealer is not None
+    sent = sealer.open(
+        effect.payload,
+        tenant_id=api.platform.tenant_id,
+        run_id=uuid.UUID(run_id),
+        scope=f"outbox:{effect.key}:",
+    )
+    assert sent["body"] == reply

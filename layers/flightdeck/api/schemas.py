@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from flightdeck.store import approvals, callbacks
+from flightdeck.store import approvals, callbacks, sealing
 from flightdeck.store.annotations import Annotation, Kind
 
 
@@ -126,7 +126,9 @@ class ApprovalOut(BaseModel):
             node=a.node,
             status=a.status,
             request=a.request,
-            decision=a.decision,
+            # An edit's sealed fields read "<encrypted>" (as a sealed trigger's do).
+            decision=a.decision
+            and {**a.decision, "payload": sealing.unsealed(a.decision.get("payload"))},
             decided_by=a.decided_by,
             decided_at=a.decided_at,
             expires_at=a.expires_at,

@@ -2,16 +2,23 @@
 
 Exactly one outcome per request: every path locks the approval row first, and a decision is
 only kept if Step Functions accepted it (the send happens inside the same transaction).
+
+An operator's edit is what the customer receives, so it may name them: with a trigger key
+configured, its personal fields are stored sealed (as triggers are, `flightdeck.store.sealing`)
+and opened only by the node runner that resumes the node; the run's audit event keeps a masked
+copy.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+from flightdeck import privacy
 from flightdeck.engine import lifecycle
 from flightdeck.engine.registry import Registry
 from flightdeck.engine.runner import ConnectionFactory
@@ -25,6 +32,9 @@ from flightdeck.errors import (
 from flightdeck.store import approvals, runs
 from flightdeck.store.db import scoped
 from flightdeck.store.tenants import Role
+
+if TYPE_CHECKING:
+    from flightdeck.store.sealing import TriggerSealer
 
 Decision = Literal["approve", "reject", "edit"]
 _STATUS_FOR: dict[str, approvals.ApprovalStatus] = {
@@ -47,10 +57,18 @@ class DecisionResult:
 
 
 class ApprovalService:
-    def __init__(self, *, registry: Registry, connection: ConnectionFactory, sfn: Any) -> None:
+    def __init__(
+        self,
+        *,
+        registry: Registry,
+        connection: ConnectionFactory,
+        sfn: Any,
+        sealer: Callable[[], TriggerSealer | None] = lambda: None,
+    ) -> None:
         self._registry = registry
         self._connection = connection
         self._sfn = sfn
+        self._sealer = sealer
 
     def _send(self, token: str, approval: approvals.Approval, decision: dict[str, Any]) -> None:
         output = {"approval_id": str(approval.id), "decision": decision.get("decision")}
@@ -133,7 +151,10 @@ class ApprovalService:
                 raise ForbiddenError(f"approval {approval_id} was escalated to admins")
             if decision == "edit":
                 _validate_edit(approval.request, payload)
-            body = {"decision": decision, "payload": payload if decision == "edit" else None}
+            stored = None
+            if decision == "edit":
+                stored = edit_for_storage(self._sealer(), payload, approval)
+            body = {"decision": decision, "payload": stored}
             if comment:
                 body["comment"] = comment
             status = _STATUS_FOR[decision]
@@ -150,7 +171,7 @@ class ApprovalService:
                     "decided_by": decided_by,
                     "comment": comment,
                     "before": (approval.request or {}).get("draft") if decision == "edit" else None,
-                    "after": payload if decision == "edit" else None,
+                    "after": privacy.mask_value(payload) if decision == "edit" else None,
                 },
             )
             token = approvals.task_token(conn, approval_id)
@@ -213,3 +234,29 @@ def _validate_edit(request: Any, payload: Any) -> None:
             f"edited payload does not match the request: {exc.message}",
             field=f"payload.{field}" if field != "payload" else field,
         ) from exc
+
+
+def edit_scope(approval_id: uuid.UUID) -> str:
+    """The sealed fields of an edit name their approval (one run may hold several)."""
+    return f"approval:{approval_id}:"
+
+
+def edit_for_storage(
+    sealer: TriggerSealer | None, payload: Any, approval: approvals.Approval
+) -> Any:
+    """The edit as stored: its personal fields sealed (as typed where no key is configured)."""
+    if sealer is None:
+        return payload
+    return sealer.seal(
+        payload, tenant_id=approval.tenant_id, run_id=approval.run_id, scope=edit_scope(approval.id)
+    )
+
+
+def opened_edit(sealer: TriggerSealer | None, approval: approvals.Approval) -> Any:
+    """The edit as the operator typed it (for the node that resumes with it)."""
+    payload = (approval.decision or {}).get("payload")
+    if sealer is None or payload is None:
+        return payload
+    return sealer.open(
+        payload, tenant_id=approval.tenant_id, run_id=approval.run_id, scope=edit_scope(approval.id)
+    )
