@@ -34,6 +34,7 @@ from stacks.runtime import (
     base_environment,
     grant_bedrock,
     grant_tenant_secrets,
+    live_alias,
 )
 from stacks.workflow import WorkflowStack
 
@@ -72,7 +73,10 @@ class ApiStack(Stack):
             network=data.network,
             timeout=Duration.seconds(29),
             memory_mb=1024,
+            snap_start=True,
         )
+        # API Gateway invokes the published version (restored from its SnapStart snapshot).
+        self.alias = live_alias(self.function)
         data.secret.grant_read(self.function)
         # Webhooks seal the triggers they store; a re-run opens its original's trigger.
         data.trigger_key.grant_encrypt_decrypt(self.function)
@@ -99,7 +103,7 @@ class ApiStack(Stack):
             "Api",
             rest_api_name=config.name,
             description="Flightdeck webhooks, runs, approvals and dashboard data",
-            handler=self.function,
+            handler=self.alias,
             proxy=True,
             endpoint_types=[apigw.EndpointType.REGIONAL],
             cloud_watch_role=True,

@@ -28,6 +28,9 @@ from stacks.config import ADOT_OTLP_ENDPOINT, StageConfig
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 ARCHITECTURE = lambda_.Architecture.ARM_64
+# The alias callers invoke on a SnapStart function: the version published by the latest deploy
+# (SnapStart snapshots published versions only; `$LATEST` would cold start in full).
+LIVE_ALIAS = "live"
 
 # AWS Lambda Powertools reads its own variables (not `flightdeck.settings`): the one place they
 # are named. Service and namespace are the ones `flightdeck.observability` creates its Logger,
@@ -234,7 +237,11 @@ class FunctionFactory(Construct):
         layers: Sequence[lambda_.ILayerVersion] = (),
         reserved_concurrency: int | None = None,
         dead_letter_queue: sqs.IQueue | None = None,
+        snap_start: bool = False,
     ) -> lambda_.Function:
+        """`snap_start`: Lambda SnapStart on published versions (the handler module names its
+        warm-up and after-restore hooks, `flightdeck.snapstart`); invoke it through
+        `live_alias(function)`."""
         variables = {str(name): value for name, value in environment.items()}
         if POWERTOOLS_DEV in variables:
             raise ValueError(f"{construct_id}: {POWERTOOLS_DEV} is for local development only")
@@ -264,6 +271,13 @@ class FunctionFactory(Construct):
             security_groups=[network.security_group],
             reserved_concurrent_executions=reserved_concurrency,
             dead_letter_queue=dead_letter_queue,
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snap_start else None,
         )
         nag.waive(function, nag.PYTHON_312, nag.GRANT_WILDCARDS)
         return function
+
+
+def live_alias(function: lambda_.Function) -> lambda_.Alias:
+    """The version this deploy publishes (a new one whenever the function's code, layers or
+    configuration change; SnapStart takes its snapshot then) behind the `live` alias."""
+    return lambda_.Alias(function, "Live", alias_name=LIVE_ALIAS, version=function.current_version)

@@ -53,6 +53,7 @@ from stacks.runtime import (
     base_environment,
     grant_bedrock,
     grant_tenant_secrets,
+    live_alias,
 )
 
 
@@ -70,6 +71,8 @@ class TaskFunction:
     writes_artifacts: bool
     # Whether it runs nodes, which chat and retrieve (embed a query) through the providers.
     calls_models: bool = False
+    # Lambda SnapStart: the state machines invoke its `live` alias (see `stacks.runtime`).
+    snap_start: bool = False
 
 
 TASK_FUNCTIONS = (
@@ -82,6 +85,7 @@ TASK_FUNCTIONS = (
         1024,
         writes_artifacts=True,
         calls_models=True,
+        snap_start=True,
     ),
     TaskFunction(
         compiler.APPROVAL_REQUEST,
@@ -153,6 +157,9 @@ class WorkflowStack(Stack):
         )
 
         self.functions: dict[str, lambda_.Function] = {}
+        # What the state machines' Tasks invoke, by placeholder: the function, or its `live`
+        # alias where SnapStart is on.
+        self.task_targets: dict[str, lambda_.IFunction] = {}
         for spec in TASK_FUNCTIONS:
             function = factory.function(
                 self,
@@ -163,6 +170,7 @@ class WorkflowStack(Stack):
                 network=data.network,
                 timeout=spec.timeout,
                 memory_mb=spec.memory_mb,
+                snap_start=spec.snap_start,
             )
             data.secret.grant_read(function)
             if spec.writes_artifacts:
@@ -177,6 +185,9 @@ class WorkflowStack(Stack):
                     function, (*config.bedrock_chat_models, *config.bedrock_embedding_models)
                 )
             self.functions[spec.placeholder] = function
+            self.task_targets[spec.placeholder] = (
+                live_alias(function) if spec.snap_start else function
+            )
 
         self.state_machines: dict[str, sfn.StateMachine] = {}
         registered = list(workflows)
@@ -209,8 +220,8 @@ class WorkflowStack(Stack):
             state_machine_type=sfn.StateMachineType.STANDARD,
             definition_body=sfn.DefinitionBody.from_string(definition_string(workflow)),
             definition_substitutions={
-                placeholder: function.function_arn
-                for placeholder, function in self.functions.items()
+                placeholder: target.function_arn
+                for placeholder, target in self.task_targets.items()
             },
             # Payloads carry ids and pointers only, so execution data is safe to log.
             logs=sfn.LogOptions(

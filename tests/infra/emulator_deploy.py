@@ -9,6 +9,9 @@ bootstrapped account. `for_emulator` rewrites a template into what the emulator 
   and rotation, the SAM rotation application, bucket policies, Scheduler schedules, WAF, ...)
   are dropped, and with them everything that refers to them, and outputs that name them;
 - imports of exports that only a dropped resource could provide get stand-in values;
+- a Lambda alias (moto's CloudFormation has no model for one; the API and node runner are
+  invoked through their SnapStart `live` alias) gives way to its function: references to the
+  alias become the function's ARN, so the emulator invokes the function itself;
 - a state machine's `DefinitionSubstitutions` (which moto ignores) are applied to its
   `DefinitionString` as an `Fn::Join` of the text between placeholders and the substituted
   values (moto's `Fn::Sub` would also turn ASL's `$$.` context paths into `$.`).
@@ -52,6 +55,8 @@ class Rewritten:
     dropped: dict[str, str] = field(default_factory=dict)
     # Logical id -> type, for the resources dropped because moto cannot create their type.
     unsupported: dict[str, str] = field(default_factory=dict)
+    # Alias logical id -> the function's, for the aliases replaced by their function.
+    aliased: dict[str, str] = field(default_factory=dict)
 
     def resource_types(self) -> set[str]:
         return {r["Type"] for r in self.template["Resources"].values()}
@@ -91,6 +96,16 @@ def _replace_imports(node: Any, values: Mapping[str, Any]) -> Any:
     return node
 
 
+def _replace_refs(node: Any, values: Mapping[str, Any]) -> Any:
+    if isinstance(node, dict):
+        if set(node) == {"Ref"} and node["Ref"] in values:
+            return copy.deepcopy(values[node["Ref"]])
+        return {k: _replace_refs(v, values) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_replace_refs(v, values) for v in node]
+    return node
+
+
 def for_emulator(
     template: Mapping[str, Any],
     *,
@@ -108,8 +123,19 @@ def for_emulator(
         if not out.get(key):
             out.pop(key, None)
     out = _replace_imports(out, imports or {})
+    aliases = {
+        logical_id: resource["Properties"]["FunctionName"]["Ref"]
+        for logical_id, resource in out["Resources"].items()
+        if resource["Type"] == "AWS::Lambda::Alias" and "AWS::Lambda::Alias" not in creatable
+    }
+    if aliases:
+        for logical_id in aliases:
+            del out["Resources"][logical_id]
+        out = _replace_refs(
+            out, {alias: {"Fn::GetAtt": [function, "Arn"]} for alias, function in aliases.items()}
+        )
     resources: dict[str, Any] = out["Resources"]
-    result = Rewritten(template=out)
+    result = Rewritten(template=out, aliased=aliases)
 
     for logical_id, resource in list(resources.items()):
         if resource["Type"] not in creatable:
