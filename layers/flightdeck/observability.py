@@ -73,6 +73,13 @@ def tracer() -> Tracer:
     return Tracer(service=SERVICE)
 
 
+def tracing_disabled() -> bool:
+    """Whether Powertools' tracer would be inert: outside Lambda, or switched off with
+    `POWERTOOLS_TRACE_DISABLED`. Its segment is then left out rather than built, so a local
+    process never loads the X-Ray SDK for a tracer that records nothing."""
+    return bool(Tracer._is_tracer_disabled())
+
+
 def lambda_handler(*, correlation_id_path: str | None = "run_id") -> Callable[[Handler], Handler]:
     """Logger context (with the correlation id) outermost, then the tracer's segment, then the
     metrics flush: the same order on every handler."""
@@ -84,7 +91,8 @@ def lambda_handler(*, correlation_id_path: str | None = "run_id") -> Callable[[H
         def call(event: Any, context: Any) -> Any:
             if not built:
                 wrapped = metrics.log_metrics(handler)
-                wrapped = tracer().capture_lambda_handler(wrapped)
+                if not tracing_disabled():
+                    wrapped = tracer().capture_lambda_handler(wrapped)
                 wrapped = logger.inject_lambda_context(
                     correlation_id_path=correlation_id_path, clear_state=True
                 )(wrapped)

@@ -1,7 +1,8 @@
 """The process's long-lived objects (settings, pool, AWS clients, services), built on first use.
 
-Handlers call `services()`; nothing is built at import, so a cold start pays only for what the
-first request needs, and tests can build a `Services` of their own.
+Handlers call `services()`; nothing is built, and no engine, store or AWS module imported, at
+import, so a cold start pays only for what the first request needs, and tests can build a
+`Services` of their own.
 """
 
 from __future__ import annotations
@@ -13,24 +14,24 @@ from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from flightdeck.engine.approvals import ApprovalService
-from flightdeck.engine.callbacks import CallbackDispatcher
-from flightdeck.engine.checkpoint_keys import CheckpointCipher
-from flightdeck.engine.registry import Registry, discover
-from flightdeck.engine.runner import NodeRunner
-from flightdeck.engine.runs import RunService
-from flightdeck.llm.base import EmbeddingProvider, ModelProvider
-from flightdeck.settings import EnvVar, Settings, get_settings
-from flightdeck.store.blobs import BlobStore
-from flightdeck.store.db import Connection, scoped
-from flightdeck.store.secrets import SecretStore
-from flightdeck.telemetry.costs import Prices, load_prices
-from flightdeck.telemetry.tracing import Tracing
-
 if TYPE_CHECKING:
-    # Ingestion pulls in the document readers: built on first use, not at every cold start.
+    # Every service imports its module on first use: the API's routes that never touch the
+    # engine (and the functions that never run a node) do not pay for it at cold start.
+    from flightdeck.engine.approvals import ApprovalService
+    from flightdeck.engine.callbacks import CallbackDispatcher
+    from flightdeck.engine.checkpoint_keys import CheckpointCipher
+    from flightdeck.engine.registry import Registry
+    from flightdeck.engine.runner import NodeRunner
+    from flightdeck.engine.runs import RunService
     from flightdeck.knowledge.service import KnowledgeService
+    from flightdeck.llm.base import EmbeddingProvider, ModelProvider
+    from flightdeck.settings import Settings
+    from flightdeck.store.blobs import BlobStore
+    from flightdeck.store.db import Connection
     from flightdeck.store.sealing import TriggerSealer
+    from flightdeck.store.secrets import SecretStore
+    from flightdeck.telemetry.costs import Prices
+    from flightdeck.telemetry.tracing import Tracing
 
 
 class Services:
@@ -40,6 +41,8 @@ class Services:
 
     @cached_property
     def registry(self) -> Registry:
+        from flightdeck.engine.registry import discover
+
         return discover(tuple(self.settings.workflow_packages.split(",")))
 
     @cached_property
@@ -63,6 +66,8 @@ class Services:
     @contextmanager
     def tenant(self, *tenant_ids: uuid.UUID) -> Iterator[Connection]:
         """A transaction that sees the rows of `tenant_ids` and nothing else."""
+        from flightdeck.store.db import scoped
+
         with self.pool.connection() as conn, scoped(conn, *tenant_ids):
             yield conn
 
@@ -83,6 +88,7 @@ class Services:
     def sealer(self) -> TriggerSealer | None:
         """Encrypts triggers' personal fields under the trigger KMS key (built on first use:
         the Encryption SDK is not imported by a cold start that never sees a trigger)."""
+        from flightdeck.settings import EnvVar
         from flightdeck.store.sealing import TriggerKeyMissingError, kms_sealer
 
         key = self.settings.trigger_key_id
@@ -104,12 +110,16 @@ class Services:
         None where no trigger key is configured (the sealer says whether that is allowed)."""
         if self.sealer is None:
             return None
+        from flightdeck.engine.checkpoint_keys import CheckpointCipher
+
         assert self.settings.trigger_key_id is not None
         return CheckpointCipher(self.client("kms"), self.settings.trigger_key_id)
 
     @cached_property
     def secrets(self) -> SecretStore:
         """Webhook and callback signing secrets in Secrets Manager, cached in the process."""
+        from flightdeck.store.secrets import SecretStore
+
         return SecretStore(
             self.client("secretsmanager"),
             prefix=self.settings.secrets_prefix,
@@ -118,6 +128,8 @@ class Services:
 
     @cached_property
     def blobs(self) -> BlobStore:
+        from flightdeck.store.blobs import BlobStore
+
         return BlobStore(self.client("s3"), self.settings.artifact_bucket)
 
     def model_client(self, service: str) -> Any:
@@ -169,6 +181,7 @@ class Services:
         """OpenTelemetry spans to the exporter the settings name (the SDK loads on the first
         span, not here)."""
         from flightdeck import __version__
+        from flightdeck.telemetry.tracing import Tracing
 
         return Tracing(
             self.settings.telemetry_exporter,
@@ -179,10 +192,14 @@ class Services:
     @cached_property
     def prices(self) -> Prices:
         """The cost ledger's price table (`flightdeck/prices.json`)."""
+        from flightdeck.telemetry.costs import load_prices
+
         return load_prices()
 
     @cached_property
     def runner(self) -> NodeRunner:
+        from flightdeck.engine.runner import NodeRunner
+
         return NodeRunner(
             registry=self.registry,
             connection=self.connection,
@@ -198,6 +215,8 @@ class Services:
 
     @cached_property
     def runs(self) -> RunService:
+        from flightdeck.engine.runs import RunService
+
         return RunService(
             registry=self.registry,
             connection=self.connection,
@@ -214,11 +233,15 @@ class Services:
 
     @cached_property
     def approvals(self) -> ApprovalService:
+        from flightdeck.engine.approvals import ApprovalService
+
         return ApprovalService(registry=self.registry, connection=self.connection, sfn=self.sfn)
 
     @cached_property
     def callbacks(self) -> CallbackDispatcher:
         """Sends due outbound callbacks; its HTTP client is built on first send."""
+        from flightdeck.engine.callbacks import CallbackDispatcher
+
         return CallbackDispatcher(
             registry=self.registry,
             connection=self.connection,
@@ -242,6 +265,8 @@ def services() -> Services:
     if _services is None:
         with _lock:
             if _services is None:
+                from flightdeck.settings import get_settings
+
                 _services = Services(get_settings())
     return _services
 
@@ -253,4 +278,6 @@ def reset_services() -> None:
         if _services is not None:
             _services.close()
         _services = None
+    from flightdeck.settings import get_settings
+
     get_settings.cache_clear()

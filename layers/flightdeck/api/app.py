@@ -40,13 +40,15 @@ def create_app(get: Callable[[], Services] = services) -> FastAPI:
     ) -> Response:
         """Refuse a declared oversize body before reading it (routes that read raw bodies
         check undeclared sizes themselves)."""
-        limit = app.state.services().settings.max_body_bytes
-        if request.method == "POST" and request.url.path == "/v1/documents":
-            # A direct document upload: the file and its multipart framing.
-            limit = MAX_DIRECT_BYTES + 64 * 1024
         declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            return problems.problem(413, "Payload too large", f"the body exceeds {limit} bytes")
+        if declared is not None and declared.isdigit():
+            # Settings are read only here: a request without a body never needs them.
+            limit = app.state.services().settings.max_body_bytes
+            if request.method == "POST" and request.url.path == "/v1/documents":
+                # A direct document upload: the file and its multipart framing.
+                limit = MAX_DIRECT_BYTES + 64 * 1024
+            if int(declared) > limit:
+                return problems.problem(413, "Payload too large", f"the body exceeds {limit} bytes")
         return await call_next(request)
 
     for module in (
