@@ -55,12 +55,6 @@ def import_time(module: str) -> float:
     return float(out.stdout.strip()) * 1000
 
 
-def bench_imports(repeat: int) -> None:
-    baseline = [import_time("json") for _ in range(repeat)]
-    for module in ("functions.node_runner.handler", "functions.api.handler"):
-        report(f"import {module}", [import_time(module) for _ in range(repeat)], baseline)
-
-
 def bench_engine(runs: int, steps: int) -> None:
     from langgraph.checkpoint.memory import InMemorySaver
     from langgraph.types import Command
@@ -238,7 +232,6 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--imports", type=int, default=7)
     args = parser.parse_args()
-    bench_imports(args.imports)
     bench_engine(args.runs, args.steps)
 
 
