@@ -39,6 +39,7 @@ from stacks.runtime import (
     Network,
     base_environment,
     grant_tenant_secrets,
+    masking_key_secret_name,
 )
 
 DATABASE_NAME = "flightdeck"
@@ -80,6 +81,21 @@ class DataStack(Stack):
             enable_key_rotation=True,
             removal_policy=removal,
         )
+
+        # The HMAC key of masked tokens (`flightdeck.privacy`), the same in every function.
+        # Not rotated: a new key would give every address a new token, and the tokens of logs
+        # before and after could no longer be matched; it guards no access (no credential).
+        self.masking_key = secretsmanager.Secret(
+            self,
+            "MaskingKey",
+            secret_name=masking_key_secret_name(config),
+            description=f"{config.name}: key of the tokens that replace personal data in logs",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=64, exclude_punctuation=True
+            ),
+            removal_policy=removal,
+        )
+        nag.waive(self.masking_key, nag.MASKING_KEY_ROTATION)
 
         # Network: functions in private subnets (NAT for n8n callbacks and model endpoints),
         # the database in isolated subnets; AWS APIs the functions call go through endpoints.

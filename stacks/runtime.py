@@ -96,9 +96,17 @@ def base_environment(
         EnvVar.AWS_REGION: Aws.REGION,
         EnvVar.WORKFLOW_PACKAGES: config.workflow_packages,
         EnvVar.SECRETS_PREFIX: tenant_secrets_prefix(config),
+        EnvVar.MASKING_KEY_SECRET: masking_key_secret_name(config),
         **model_environment(config),
         **telemetry_environment(config),
     }
+
+
+def masking_key_secret_name(config: StageConfig) -> str:
+    """The secret holding the HMAC key of masked tokens (`flightdeck.privacy`): one per stage,
+    made by the data stack, read once per process by every function, so one address gets the
+    same token in every function's logs and spans."""
+    return f"{config.name}/masking-key"
 
 
 def tenant_secrets_prefix(config: StageConfig) -> str:
@@ -274,6 +282,19 @@ class FunctionFactory(Construct):
             snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snap_start else None,
         )
         nag.waive(function, nag.PYTHON_312, nag.GRANT_WILDCARDS)
+        if str(EnvVar.MASKING_KEY_SECRET) in variables:
+            # Every function masks its logs with the stage's key (read only; the suffix is
+            # the six characters Secrets Manager appends to a secret's name).
+            name = variables[str(EnvVar.MASKING_KEY_SECRET)]
+            function.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["secretsmanager:GetSecretValue"],
+                    resources=[
+                        f"arn:{Aws.PARTITION}:secretsmanager:{Aws.REGION}:{Aws.ACCOUNT_ID}:"
+                        f"secret:{name}-??????"
+                    ],
+                )
+            )
         return function
 
 

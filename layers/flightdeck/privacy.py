@@ -22,7 +22,7 @@ A masked value becomes a token such as `<email:3f2a9c1b04>`: the first 10 hex di
 HMAC-SHA256 of the normalised value under the process's masking key. The same address gives
 the same token in every log line, span and callback (lines stay correlatable) and the value
 cannot be read back from it. The key is `FLIGHTDECK_MASKING_KEY` when set; deployed, it is
-the Secrets Manager secret `FLIGHTDECK_MASKING_KEY_SECRET_ARN` names (one secret for every
+the Secrets Manager secret `FLIGHTDECK_MASKING_KEY_SECRET` names (name or ARN) (one secret for every
 function, read once per process, so tokens match across functions and the key is never in a
 function's configuration); otherwise, or when that secret cannot be read, a random key per
 process, whose tokens correlate within that process only (masking never stops for want of a
@@ -50,7 +50,7 @@ PERSONAL: dict[str, Any] = {"personal": True}
 # The same environment variable name as `flightdeck.settings.EnvVar.MASKING_KEY`; read here
 # directly because logging is set up before any settings are validated.
 MASKING_KEY_ENV = "FLIGHTDECK_MASKING_KEY"
-MASKING_KEY_SECRET_ENV = "FLIGHTDECK_MASKING_KEY_SECRET_ARN"  # noqa: S105 - a name
+MASKING_KEY_SECRET_ENV = "FLIGHTDECK_MASKING_KEY_SECRET"  # noqa: S105 - a name
 TOKEN_HEX_DIGITS = 10
 
 # Keys whose values are personal whatever they hold (lower case); workflows add theirs.

@@ -157,8 +157,9 @@ def test_registered_names_are_masked_wherever_they_appear_but_generic_ones_are_n
     assert masked["message"] == "hi Ada"
 
 
-def test_the_masking_key_variable_is_the_settings_one() -> None:
+def test_the_masking_key_variables_are_the_settings_ones() -> None:
     assert privacy.MASKING_KEY_ENV == EnvVar.MASKING_KEY
+    assert privacy.MASKING_KEY_SECRET_ENV == EnvVar.MASKING_KEY_SECRET
 
 
 def test_every_log_record_is_masked_before_it_is_written() -> None:
