@@ -22,19 +22,22 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def warm_up() -> None:
-    """Before the snapshot: the engine, the tracer, the AWS SDK, LangGraph's checkpointer and
-    the workflows' graphs. No client is made and no connection opened."""
+    """Before the snapshot: the engine, the tracer, the AWS SDK, the model providers, LangGraph's
+    checkpointer and the workflows' graphs, built. No client is made, no connection opened."""
     import boto3  # noqa: F401
     import langgraph.checkpoint.postgres
     import langgraph.types  # noqa: F401
 
-    import flightdeck.engine.runner  # noqa: F401
+    import flightdeck.engine.runner
+    import flightdeck.llm.factory  # noqa: F401
     from flightdeck.observability import tracer, tracing_disabled
     from flightdeck.services import services
 
     if not tracing_disabled():
         tracer()
-    _ = services().registry
+    for workflow in services().registry:
+        # Each workflow is a module-level object: its graph outlives the restore's reset.
+        _ = workflow.graph
 
 
 snapstart.prepare(warm_up)
