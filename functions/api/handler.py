@@ -31,8 +31,12 @@ def adapter() -> Mangum:
                 from mangum import Mangum
 
                 from flightdeck.api.app import create_app
+                from flightdeck.services import services
 
-                _adapter = Mangum(create_app(), lifespan="off")
+                app = create_app()
+                # With the OTLP exporter, a span per request (the run's spans hang under it).
+                services().tracing.instrument_app(app)
+                _adapter = Mangum(app, lifespan="off")
     return _adapter
 
 

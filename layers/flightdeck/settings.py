@@ -123,6 +123,8 @@ class Settings(BaseSettings):
     # The HMAC key of masking tokens (`flightdeck.privacy` reads it before settings exist);
     # the same in every function so one address gives one token everywhere.
     masking_key: str | None = None
+    # Deployed: the Secrets Manager secret (name or ARN) holding that key, read once per process.
+    masking_key_secret: str | None = None
     # JSON values larger than this go to S3 and are kept by pointer.
     inline_payload_limit: int = Field(default=32 * 1024, ge=1024)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
