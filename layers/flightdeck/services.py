@@ -49,6 +49,9 @@ class Services:
     def pool(self) -> Any:
         from flightdeck.store.db import make_pool, resolve_database_url
 
+        if self.settings.telemetry_exporter == "otlp":
+            # Statements are traced on connections opened after the instrumentation.
+            self.tracing.instrument_libraries()
         return make_pool(
             resolve_database_url(self.settings, self.client("secretsmanager")),
             role=self.settings.database_role,
@@ -235,7 +238,12 @@ class Services:
     def approvals(self) -> ApprovalService:
         from flightdeck.engine.approvals import ApprovalService
 
-        return ApprovalService(registry=self.registry, connection=self.connection, sfn=self.sfn)
+        return ApprovalService(
+            registry=self.registry,
+            connection=self.connection,
+            sfn=self.sfn,
+            sealer=lambda: self.sealer,
+        )
 
     @cached_property
     def callbacks(self) -> CallbackDispatcher:
