@@ -1,7 +1,9 @@
 """Business outcomes and technical health, computed in SQL from what the engine records.
 
 Every figure comes from the rows themselves (runs, run events, approvals, annotations and the
-runs' before/after snapshots in `run_outcomes`), never from a cache that could drift. A window
+runs' before/after snapshots in `run_outcomes`), never from a cache that could drift; time to
+benefit adds up `run_outcome_days`, which a trigger keeps in step with `run_outcomes` in the
+same transaction as each write (migration 0015). A window
 selects runs by when they were triggered (`created_at`), `since` inclusive, `until` exclusive;
 everything about a run (its approvals, annotations, node executions) follows the run into the
 window it was triggered in. Time to benefit alone looks at all time.
@@ -152,30 +154,43 @@ class Benefit:
     curve: list[tuple[date, float]]
 
 
+# The cumulative minutes saved come from `run_outcome_days` (migration 0015: the run's UTC
+# trigger day, kept exact by a trigger on run_outcomes), so the cost follows the days a tenant
+# has, not its runs. Only the day on which a workflow's cumulative first exceeds its setup time
+# is read run by run, to find the run that tipped it over (runs in (created_at, id) order).
 _BENEFIT = """
 WITH goals AS (
     SELECT * FROM unnest(%(names)s::text[], %(setup)s::float8[]) AS g(workflow, setup_minutes)
-), saved AS (
-    SELECT r.workflow, r.created_at,
-           sum(greatest(o.baseline_minutes - o.staff_minutes, 0)) OVER (
-               PARTITION BY r.workflow ORDER BY r.created_at, r.id
-               ROWS UNBOUNDED PRECEDING) AS cumulative
-    FROM runs r JOIN run_outcomes o ON o.run_id = r.id
-    WHERE r.tenant_id = %(tenant)s AND r.workflow = ANY (%(names)s::text[])
+), days AS (
+    SELECT d.workflow, d.day, d.minutes_saved AS saved,
+           sum(d.minutes_saved) OVER (PARTITION BY d.workflow ORDER BY d.day) AS cumulative
+    FROM run_outcome_days d
+    WHERE d.tenant_id = %(tenant)s AND d.workflow = ANY (%(names)s::text[]) AND d.outcomes > 0
 )
 SELECT g.workflow,
        (SELECT min(r.created_at) FROM runs r
         WHERE r.tenant_id = %(tenant)s AND r.workflow = g.workflow) AS first_run_at,
-       (SELECT min(s.created_at) FROM saved s
-        WHERE s.workflow = g.workflow AND s.cumulative > g.setup_minutes) AS reached_at,
-       coalesce((SELECT max(s.cumulative) FROM saved s WHERE s.workflow = g.workflow), 0)
+       (SELECT min(s.created_at) FROM (
+            SELECT r.created_at,
+                   x.before + sum(greatest(o.baseline_minutes - o.staff_minutes, 0)::numeric)
+                       OVER (ORDER BY r.created_at, r.id ROWS UNBOUNDED PRECEDING) AS cumulative
+            FROM runs r JOIN run_outcomes o ON o.run_id = r.id
+            WHERE r.tenant_id = %(tenant)s AND r.workflow = g.workflow
+              AND r.created_at >= x.day AND r.created_at < x.day + interval '24 hours'
+        ) s WHERE s.cumulative > g.setup_minutes) AS reached_at,
+       coalesce((SELECT max(d.cumulative) FROM days d WHERE d.workflow = g.workflow), 0)::float8
            AS cumulative,
-       coalesce((SELECT array_agg(ARRAY[extract(epoch FROM d.day), d.cumulative] ORDER BY d.day)
-                 FROM (SELECT date_trunc('day', s.created_at, 'UTC') AS day,
-                              max(s.cumulative) AS cumulative
-                       FROM saved s WHERE s.workflow = g.workflow GROUP BY 1) d),
+       coalesce((SELECT array_agg(ARRAY[extract(epoch FROM d.day), d.cumulative]::float8[]
+                                  ORDER BY d.day)
+                 FROM days d WHERE d.workflow = g.workflow),
                 '{}') AS curve
 FROM goals g
+LEFT JOIN LATERAL (
+    -- The first day that ends above the setup time, and what the days before it saved.
+    SELECT d.day, d.cumulative - d.saved AS before FROM days d
+    WHERE d.workflow = g.workflow AND d.cumulative > g.setup_minutes
+    ORDER BY d.day LIMIT 1
+) x ON true
 """
 
 
@@ -291,16 +306,22 @@ WITH days AS (
     SELECT generate_series(date_trunc('day', %(since)s::timestamptz, 'UTC'),
                            %(until)s::timestamptz - interval '1 microsecond',
                            interval '1 day') AS day
-), scoped AS (
-    SELECT date_trunc('day', r.created_at, 'UTC') AS day, r.status
+), counted AS (
+    -- Counted per day first (a few dozen groups in memory), then matched to the days: sorting
+    -- every run of the window to join it to its day spilled to disk at a large tenant's size.
+    SELECT date_trunc('day', r.created_at, 'UTC') AS day,
+           count(*) AS runs,
+           count(*) FILTER (WHERE r.status = 'succeeded') AS succeeded,
+           count(*) FILTER (WHERE r.status = 'failed') AS failed
     FROM runs r WHERE {_RUNS_IN_SCOPE}
+    GROUP BY 1
 )
 SELECT d.day,
-       count(s.status) AS runs,
-       count(*) FILTER (WHERE s.status = 'succeeded') AS succeeded,
-       count(*) FILTER (WHERE s.status = 'failed') AS failed
-FROM days d LEFT JOIN scoped s ON s.day = d.day
-GROUP BY d.day ORDER BY d.day
+       coalesce(c.runs, 0) AS runs,
+       coalesce(c.succeeded, 0) AS succeeded,
+       coalesce(c.failed, 0) AS failed
+FROM days d LEFT JOIN counted c ON c.day = d.day
+ORDER BY d.day
 """
 
 

@@ -161,7 +161,12 @@ def list_runs(
     after = decode_cursor(cursor) if cursor else None
     with svc.tenant(principal.tenant_id) as conn:
         page = runs.list_runs(
-            conn, where, descending=sort.startswith("-"), after=after, limit=limit + 1
+            conn,
+            where,
+            tenant_id=principal.tenant_id,
+            descending=sort.startswith("-"),
+            after=after,
+            limit=limit + 1,
         )
     more = len(page) > limit
     page = page[:limit]
