@@ -60,7 +60,7 @@ def bench_engine(runs: int, steps: int) -> None:
     from langgraph.types import Command
 
     from flightdeck.engine.context import memory_context
-    from flightdeck.engine.stores import PostgresKnowledge
+    from flightdeck.engine.stores import NodeEvents, PostgresKnowledge
     from flightdeck.local.dev import SAMPLE_TICKET, configure_environment
     from flightdeck.local.emulator import Emulator
     from flightdeck.local.postgres import EmbeddedPostgres
@@ -119,7 +119,9 @@ def bench_engine(runs: int, steps: int) -> None:
                         tenant_id=tenant,
                         manifest=workflow.manifest,
                         model=svc.model,
-                        knowledge=PostgresKnowledge(c, tenant),
+                        knowledge=PostgresKnowledge(
+                            c, tenant, lambda: svc.embeddings, NodeEvents()
+                        ),
                     )
                     config: Any = {"configurable": {"thread_id": f"plain-{i}"}}
                     started = time.perf_counter()
@@ -157,7 +159,9 @@ def bench_engine(runs: int, steps: int) -> None:
                         tenant_id=tenant,
                         manifest=workflow.manifest,
                         model=svc.model,
-                        knowledge=PostgresKnowledge(c, tenant),
+                        knowledge=PostgresKnowledge(
+                            c, tenant, lambda: svc.embeddings, NodeEvents()
+                        ),
                     )
                     config = {"configurable": {"thread_id": f"step-{i}"}}
                     graph.invoke(

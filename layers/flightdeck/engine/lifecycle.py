@@ -5,6 +5,11 @@ The runner, the approval service and the run service each reach points where a r
 below: it checks the run may make the move from the status it has now, writes the status, and
 records the run-level event and queues the callback the move owes — all in the caller's
 tenant-scoped transaction, so a move is either wholly recorded or not at all.
+
+The node runner makes its moves inside a pipeline (`flightdeck.store.steps`), where nothing is
+read back before the batch is sent: `enter` writes its move only if it may be made, and
+`advance` and `succeed` are given the run as locked (`locked=`) and check the move against the
+status it had under the lock, which nothing else can change until the step commits.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from typing import Any
 from flightdeck.engine import callbacks
 from flightdeck.engine.registry import Registry
 from flightdeck.errors import ConflictError
-from flightdeck.store import approvals, runs
+from flightdeck.store import approvals, runs, steps
 from flightdeck.store.db import Connection
 from flightdeck.store.runs import RunStatus
 
@@ -52,14 +57,57 @@ def _move(
         raise TransitionError(f"run {run_id} is {now}; it cannot {move.replace('_', ' ')}")
 
 
+def _queue_move(
+    conn: Connection, move: str, locked: runs.Run, to: RunStatus, *, current_node: str
+) -> None:
+    allowed = _FROM[move]
+    if locked.status not in allowed:
+        raise TransitionError(
+            f"run {locked.id} is {locked.status}; it cannot {move.replace('_', ' ')}"
+        )
+    steps.set_status(conn, locked.id, to, from_statuses=allowed, current_node=current_node)
+
+
+def enter(
+    conn: Connection,
+    *,
+    run_id: uuid.UUID,
+    tenant_id: uuid.UUID,
+    workflow: str,
+    node: str,
+    attempt: int,
+    invocation: str,
+) -> None:
+    """A node step begins (pipelined): a queued run starts (`start`), and the node's
+    `node.retried` / `node.entered` events are written; nothing is written for a run that is
+    missing, of another workflow, ended, or that already answered this invocation."""
+    steps.enter(
+        conn,
+        run_id=run_id,
+        tenant_id=tenant_id,
+        workflow=workflow,
+        node=node,
+        attempt=attempt,
+        invocation=invocation,
+        start="running",
+        started_event=runs.RUN_STARTED,
+    )
+
+
 def start(conn: Connection, run_id: uuid.UUID, tenant_id: uuid.UUID, node: str) -> None:
     """The first node was entered."""
     _move(conn, "start", run_id, "running", current_node=node)
     runs.append_event(conn, run_id=run_id, tenant_id=tenant_id, type=runs.RUN_STARTED)
 
 
-def advance(conn: Connection, run_id: uuid.UUID, node: str) -> None:
-    """A node finished (or asked for approval); `node` is where the run stands now."""
+def advance(
+    conn: Connection, run_id: uuid.UUID, node: str, *, locked: runs.Run | None = None
+) -> None:
+    """A node finished (or asked for approval); `node` is where the run stands now. With
+    `locked` (the run as read under its row lock), checked against it and pipelined."""
+    if locked is not None:
+        _queue_move(conn, "advance", locked, "running", current_node=node)
+        return
     _move(conn, "advance", run_id, "running", current_node=node)
 
 
@@ -87,10 +135,21 @@ def resume(conn: Connection, run_id: uuid.UUID, node: str) -> None:
 
 
 def succeed(
-    conn: Connection, registry: Registry, run_id: uuid.UUID, tenant_id: uuid.UUID, node: str
+    conn: Connection,
+    registry: Registry,
+    run_id: uuid.UUID,
+    tenant_id: uuid.UUID,
+    node: str,
+    *,
+    locked: runs.Run | None = None,
 ) -> None:
-    _move(conn, "succeed", run_id, "succeeded", current_node=node)
-    runs.append_event(conn, run_id=run_id, tenant_id=tenant_id, type=runs.RUN_SUCCEEDED)
+    """The last node finished. With `locked`, as `advance`."""
+    if locked is not None:
+        _queue_move(conn, "succeed", locked, "succeeded", current_node=node)
+        steps.append_events(conn, run_id, tenant_id, [steps.NewEvent(runs.RUN_SUCCEEDED)])
+    else:
+        _move(conn, "succeed", run_id, "succeeded", current_node=node)
+        runs.append_event(conn, run_id=run_id, tenant_id=tenant_id, type=runs.RUN_SUCCEEDED)
     callbacks.enqueue(conn, registry, run_id, callbacks.RUN_SUCCEEDED)
 
 

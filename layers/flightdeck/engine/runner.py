@@ -37,10 +37,10 @@ from flightdeck.engine.stores import (
 from flightdeck.engine.workflow import Workflow
 from flightdeck.errors import FlightdeckError, NodeMismatchError, NotFoundError
 from flightdeck.llm.base import EmbeddingProvider, ModelProvider
-from flightdeck.store import approvals, runs
+from flightdeck.store import approvals, runs, steps
 from flightdeck.store import telemetry as telemetry_store
 from flightdeck.store.blobs import BlobStore
-from flightdeck.store.db import Connection, scoped
+from flightdeck.store.db import Connection
 from flightdeck.store.sealing import TriggerSealer, open_trigger
 from flightdeck.telemetry import costs, tracing
 
@@ -152,7 +152,7 @@ class NodeRunner:
     def compiled(self, conn: Connection, workflow: Workflow, tenant_id: uuid.UUID) -> Any:
         """The workflow's graph over this connection's checkpointer, ready to read and write
         the tenant's threads. Call inside the tenant's scope."""
-        from langgraph.checkpoint.postgres import PostgresSaver
+        from flightdeck.engine.checkpointer import StepSaver
 
         cipher = self._checkpoint_cipher()
         if cipher is not None:
@@ -161,7 +161,7 @@ class NodeRunner:
         graph = per_conn.get(workflow.name)
         if graph is None:
             serde = cipher.serializer() if cipher is not None else None
-            graph = workflow.graph.compile(checkpointer=PostgresSaver(conn, serde=serde))
+            graph = workflow.graph.compile(checkpointer=StepSaver(conn, serde=serde))
             per_conn[workflow.name] = graph
         return graph
 
@@ -210,121 +210,149 @@ class NodeRunner:
 
     def run(self, request: StepRequest) -> StepResult:
         invoked = time.perf_counter()
-        tenant = request.tenant_id
-        parent = request.traceparent
         with self._connection() as conn:
-            with scoped(conn, tenant):
-                prior = runs.event_for_invocation(conn, request.run_id, request.invocation)
-                if prior is not None:
-                    # This state entry already ran (its answer was lost on the way back).
-                    return StepResult(**prior.data["result"])
-                run = runs.get_run(conn, request.run_id)
-                if run is None:
-                    raise NotFoundError(f"no run {request.run_id} for tenant {tenant}")
-                if run.status in runs.TERMINAL:
-                    raise RunNotActiveError(f"run {run.id} is {run.status}")
-                if run.workflow != request.workflow:
-                    raise NodeMismatchError(
-                        f"run {run.id} belongs to {run.workflow}, not {request.workflow}"
-                    )
-                workflow = self._registry.get(run.workflow)
-                if not parent and self._tracing.enabled:
-                    # An execution started without one (before tracing was on): the run's root.
-                    queued = runs.last_event(conn, run.id, (runs.RUN_QUEUED,))
-                    parent = str((queued.data or {}).get("traceparent") or "") if queued else ""
-                if run.status == "queued":
-                    lifecycle.start(conn, run.id, tenant, request.node)
-                if request.attempt > 0:
-                    runs.append_event(
-                        conn,
-                        run_id=run.id,
-                        tenant_id=tenant,
-                        type=runs.NODE_RETRIED,
-                        node=request.node,
-                        attempt=request.attempt,
-                    )
-                runs.append_event(
-                    conn,
-                    run_id=run.id,
-                    tenant_id=tenant,
-                    type=runs.NODE_ENTERED,
-                    node=request.node,
-                    attempt=request.attempt,
-                )
-            started = time.perf_counter()
-            span = self._tracing.open(
-                f"node {request.node}",
-                "node",
-                tenant_id=tenant,
-                run_id=run.id,
-                parent=parent,
-                attributes={
-                    tracing.WORKFLOW: run.workflow,
-                    tracing.VERSION: run.workflow_version,
-                    tracing.NODE: request.node,
-                    tracing.ATTEMPT: request.attempt,
-                    tracing.BUSINESS_EVENT: workflow.manifest.business_events.get(request.node),
-                    "faas.invocation_id": request.invocation,
-                },
-            )
-            events = NodeEvents()
-            recorder = _StepTelemetry(self, run, workflow, request, span, events, invoked)
             try:
-                with span.current(), scoped(conn, tenant):
-                    result = self._step(conn, run, workflow, request, started, events, recorder)
-            except Exception as exc:
-                span.fail(type(exc).__name__)
-                elapsed = (time.perf_counter() - started) * 1000
-                logger.warning(
-                    "node failed",
-                    extra={
-                        "run_id": str(run.id),
-                        "workflow": run.workflow,
-                        "node": request.node,
-                        "attempt": request.attempt,
-                        "error_type": type(exc).__name__,
-                    },
-                )
-                observability.count("NodeFailed")
-                metrics.record_node(
-                    run.workflow, request.node, elapsed / 1000, retry=request.attempt > 0
-                )
-                with scoped(conn, tenant), conn.pipeline():
-                    runs.append_event(
-                        conn,
-                        run_id=run.id,
-                        tenant_id=tenant,
-                        type=runs.NODE_FAILED,
-                        node=request.node,
-                        attempt=request.attempt,
-                        duration_ms=elapsed,
-                        error_type=type(exc).__name__,
-                        error_message=str(exc)[:2000],
-                    )
-                    recorder.record(conn, "failed")
-                self._tracing.flush()
-                raise
+                return self._run(conn, request, invoked)
+            finally:
+                _roll_back_open(conn)
+
+    def _run(self, conn: Connection, request: StepRequest, invoked: float) -> StepResult:
+        from flightdeck.engine.checkpointer import StepSaver
+
+        tenant = request.tenant_id
+        # One round trip: the node's entry is recorded (and a queued run started) in a
+        # transaction of its own, committed before the node runs, so the run shows what it is
+        # doing meanwhile; then the step's transaction locks the run and reads its answer to
+        # an earlier attempt and its latest checkpoint. The entry's commit does not wait for
+        # the disk: the step's own (durable) commit flushes it, and should the database crash
+        # first, the retried step records its entry again.
+        with conn.pipeline():
+            steps.begin(conn, tenant, durable=False)
+            lifecycle.enter(
+                conn,
+                run_id=request.run_id,
+                tenant_id=tenant,
+                workflow=request.workflow,
+                node=request.node,
+                attempt=request.attempt,
+                invocation=request.invocation,
+            )
+            steps.commit(conn)
+            steps.begin(conn, tenant)
+            locking = steps.lock_run(conn, request.run_id)
+            answered = steps.event_for_invocation(conn, request.run_id, request.invocation)
+            queued = (
+                steps.last_event(conn, request.run_id, (runs.RUN_QUEUED,))
+                if not request.traceparent and self._tracing.enabled
+                else None
+            )
+            checkpoint = StepSaver.prefetch(conn, str(request.run_id))
+        run, prior = locking.result(), answered.result()
+        if prior is not None:
+            # This state entry already ran (its answer was lost on the way back).
+            steps.commit(conn)
+            return StepResult(**prior.data["result"])
+        if run is None:
+            raise NotFoundError(f"no run {request.run_id} for tenant {tenant}")
+        if run.status in runs.TERMINAL:
+            raise RunNotActiveError(f"run {run.id} is {run.status}")
+        if run.workflow != request.workflow:
+            raise NodeMismatchError(
+                f"run {run.id} belongs to {run.workflow}, not {request.workflow}"
+            )
+        workflow = self._registry.get(run.workflow)
+        parent = request.traceparent
+        if queued is not None:
+            # An execution started without one (before tracing was on): the run's root.
+            event = queued.result()
+            parent = str((event.data or {}).get("traceparent") or "") if event else ""
+        started = time.perf_counter()
+        span = self._tracing.open(
+            f"node {request.node}",
+            "node",
+            tenant_id=tenant,
+            run_id=run.id,
+            parent=parent,
+            attributes={
+                tracing.WORKFLOW: run.workflow,
+                tracing.VERSION: run.workflow_version,
+                tracing.NODE: request.node,
+                tracing.ATTEMPT: request.attempt,
+                tracing.BUSINESS_EVENT: workflow.manifest.business_events.get(request.node),
+                "faas.invocation_id": request.invocation,
+            },
+        )
+        events = NodeEvents()
+        recorder = _StepTelemetry(self, run, workflow, request, span, events, invoked)
+        graph = None
+        try:
+            with span.current():
+                graph = self.compiled(conn, workflow, tenant)
+                graph.checkpointer.adopt(str(run.id), checkpoint.fetchone())
+                result = self._step(conn, graph, run, workflow, request, started, events, recorder)
+        except Exception as exc:
+            if graph is not None:
+                graph.checkpointer.forget()
+            span.fail(type(exc).__name__)
             elapsed = (time.perf_counter() - started) * 1000
-            logger.info(
-                "node finished",
+            logger.warning(
+                "node failed",
                 extra={
                     "run_id": str(run.id),
                     "workflow": run.workflow,
                     "node": request.node,
-                    "next": result.next,
-                    "duration_ms": round(elapsed, 2),
+                    "attempt": request.attempt,
+                    "error_type": type(exc).__name__,
                 },
             )
-            observability.count("NodeSucceeded")
+            observability.count("NodeFailed")
             metrics.record_node(
                 run.workflow, request.node, elapsed / 1000, retry=request.attempt > 0
             )
+            if not conn.broken:
+                # The step's transaction is undone; its failure is recorded in one of its own.
+                conn.rollback()
+                with conn.pipeline():
+                    steps.begin(conn, tenant)
+                    steps.append_events(
+                        conn,
+                        run.id,
+                        tenant,
+                        [
+                            steps.NewEvent(
+                                runs.NODE_FAILED,
+                                node=request.node,
+                                attempt=request.attempt,
+                                duration_ms=elapsed,
+                                error_type=type(exc).__name__,
+                                error_message=str(exc)[:2000],
+                            )
+                        ],
+                    )
+                    recorder.record(conn, "failed")
+                    steps.commit(conn)
             self._tracing.flush()
-            return result
+            raise
+        elapsed = (time.perf_counter() - started) * 1000
+        logger.info(
+            "node finished",
+            extra={
+                "run_id": str(run.id),
+                "workflow": run.workflow,
+                "node": request.node,
+                "next": result.next,
+                "duration_ms": round(elapsed, 2),
+            },
+        )
+        observability.count("NodeSucceeded")
+        metrics.record_node(run.workflow, request.node, elapsed / 1000, retry=request.attempt > 0)
+        self._tracing.flush()
+        return result
 
     def _step(
         self,
         conn: Connection,
+        graph: Any,
         run: runs.Run,
         workflow: Workflow,
         request: StepRequest,
@@ -332,19 +360,16 @@ class NodeRunner:
         events: NodeEvents,
         recorder: _StepTelemetry,
     ) -> StepResult:
+        """Run the node in the step's transaction, which holds the run's row lock (one step of
+        a run at a time, even if two executions ask at once: the second one then sees the
+        first one's checkpoint), and commit it with one batch."""
         from langgraph.types import Command
 
-        # One step of a run at a time, even if two executions ask at once (a resume racing
-        # the execution it replaces): the second one then sees the first one's checkpoint.
-        locked = runs.lock_run(conn, run.id)
-        if locked is None or locked.status in runs.TERMINAL:
-            raise RunNotActiveError(f"run {run.id} is {locked.status if locked else 'gone'}")
-        graph = self.compiled(conn, workflow, run.tenant_id)
         config = thread_config(run.id)
         snapshot = graph.get_state(config)
         node_input: Any
         if not snapshot.values and not snapshot.next:
-            entry = analyse(workflow)[0]
+            entry = self._entry(workflow)
             if request.node != entry:
                 raise NodeMismatchError(
                     f"run {run.id} has not started; its first node is {entry!r}, "
@@ -365,66 +390,108 @@ class NodeRunner:
             )
 
         context = self.context(conn, run, workflow, request.node, events)
-        # "sync": LangGraph writes its checkpoint before the node runs, not beside it; the node's
-        # own queries (knowledge, effects, usage events) share this connection, which takes one
-        # command at a time.
-        graph.invoke(node_input, config, context=context, interrupt_after="*", durability="sync")
+        saver = graph.checkpointer
+        # LangGraph's checkpoint writes wait for the closing batch; "sync": they are all made
+        # by the time the graph returns. Its last checkpoint says what runs next, and an
+        # `interrupt()` inside the node comes back as an update: nothing is read again.
+        saver.hold()
+        next_nodes: tuple[str, ...] | None = None
+        interrupts: tuple[Any, ...] = ()
+        for mode, payload in graph.stream(
+            node_input,
+            config,
+            context=context,
+            interrupt_after="*",
+            durability="sync",
+            stream_mode=["checkpoints", "updates"],
+        ):
+            if mode == "checkpoints":
+                next_nodes = tuple(payload["next"])
+            elif isinstance(payload, dict) and payload.get(_INTERRUPTS):
+                interrupts = tuple(payload[_INTERRUPTS])
+        if next_nodes is None:
+            next_nodes = graph.get_state(config).next
         metrics.record_model_usage(workflow.name, events.pending(MODEL_USED))
-        events.flush(conn, run.tenant_id, run.id, request.node)
-        after = graph.get_state(config)
         duration_ms = (time.perf_counter() - started) * 1000
 
-        if after.interrupts:
-            interrupt = after.interrupts[0]
+        if interrupts:
             policy = workflow.manifest.approval
             if policy is None or request.node not in policy.nodes:
                 raise NodeMismatchError(
                     f"node {request.node!r} asked for approval but the workflow's approval "
                     "policy does not name it"
                 )
-            approval = approvals.open_request(
-                conn,
-                tenant_id=run.tenant_id,
-                run_id=run.id,
-                node=request.node,
-                interrupt_id=interrupt.id,
-                request=interrupt.value,
-                timeout_seconds=policy.timeout_seconds,
-            )
-            result = StepResult(INTERRUPT, {"approval_id": str(approval.id)})
-            event_type = runs.NODE_INTERRUPTED
-        elif not after.next:
-            result = StepResult(END)
-            event_type = runs.NODE_SUCCEEDED
+            result_next, event_type = INTERRUPT, runs.NODE_INTERRUPTED
+        elif not next_nodes:
+            result_next, event_type = END, runs.NODE_SUCCEEDED
+        elif len(next_nodes) != 1:
+            raise NodeMismatchError(f"LangGraph has several next nodes: {next_nodes}")
         else:
-            if len(after.next) != 1:
-                raise NodeMismatchError(f"LangGraph has several next nodes: {after.next}")
-            result = StepResult(after.next[0])
-            event_type = runs.NODE_SUCCEEDED
+            result_next, event_type = next_nodes[0], runs.NODE_SUCCEEDED
 
-        outcome = {END: "end", INTERRUPT: "interrupt"}.get(result.next, "next")
-        # Pipelined: the ledger row and spans travel with the event, one round trip for both.
+        # The closing batch, one round trip: LangGraph's checkpoint, the node's usage and
+        # citation events, the span and ledger row, the node's event, the run's move, COMMIT.
         with conn.pipeline():
+            saver.release(conn)
+            events.flush(conn, run.tenant_id, run.id, request.node)
+            result = StepResult(result_next)
+            if interrupts:
+                approval = approvals.open_request(
+                    conn,
+                    tenant_id=run.tenant_id,
+                    run_id=run.id,
+                    node=request.node,
+                    interrupt_id=interrupts[0].id,
+                    request=interrupts[0].value,
+                    timeout_seconds=policy.timeout_seconds,  # type: ignore[union-attr]
+                )
+                result = StepResult(INTERRUPT, {"approval_id": str(approval.id)})
+            outcome = {END: "end", INTERRUPT: "interrupt"}.get(result.next, "next")
             recorder.record(conn, outcome, next_node=result.next)
-            runs.append_event(
+            steps.append_events(
                 conn,
-                run_id=run.id,
-                tenant_id=run.tenant_id,
-                type=event_type,
-                node=request.node,
-                attempt=request.attempt,
-                duration_ms=duration_ms,
-                invocation=request.invocation,
-                data={"result": result.to_dict()},
+                run.id,
+                run.tenant_id,
+                [
+                    steps.NewEvent(
+                        event_type,
+                        node=request.node,
+                        attempt=request.attempt,
+                        duration_ms=duration_ms,
+                        invocation=request.invocation,
+                        data={"result": result.to_dict()},
+                    )
+                ],
             )
+            if result.next == END:
+                lifecycle.succeed(
+                    conn, self._registry, run.id, run.tenant_id, request.node, locked=run
+                )
+            else:
+                lifecycle.advance(
+                    conn,
+                    run.id,
+                    request.node if result.next == INTERRUPT else result.next,
+                    locked=run,
+                )
+            steps.commit(conn)
         if result.next == END:
-            lifecycle.succeed(conn, self._registry, run.id, run.tenant_id, request.node)
             metrics.record_run_finished(workflow.name, "succeeded")
-        else:
-            lifecycle.advance(
-                conn, run.id, request.node if result.next == INTERRUPT else result.next
-            )
         return result
+
+
+_INTERRUPTS = "__interrupt__"
+
+
+def _roll_back_open(conn: Connection) -> None:
+    """Undo what a step left open (an error between its batches); nothing once committed."""
+    from psycopg.pq import TransactionStatus
+
+    if not conn.closed and conn.info.transaction_status in (
+        TransactionStatus.INTRANS,
+        TransactionStatus.INERROR,
+    ):
+        conn.rollback()
 
 
 class _StepTelemetry:

@@ -10,7 +10,7 @@ from typing import Any
 
 from flightdeck.engine.context import Passage
 from flightdeck.llm.base import EmbeddingProvider, M, ModelProvider, ModelRequest, ModelResult
-from flightdeck.store import documents, outbox, outcomes, runs
+from flightdeck.store import documents, outbox, outcomes, steps
 from flightdeck.store.db import Connection
 from flightdeck.store.outcomes import Outcome
 from flightdeck.store.sealing import TriggerSealer
@@ -58,10 +58,14 @@ class NodeEvents:
         return [data for t, data in self._events if t == type_]
 
     def flush(self, conn: Connection, tenant_id: uuid.UUID, run_id: uuid.UUID, node: str) -> None:
-        for type_, data in self._events:
-            runs.append_event(
-                conn, run_id=run_id, tenant_id=tenant_id, type=type_, node=node, data=data
-            )
+        """Write the events in one statement that reads nothing back (it may travel in the
+        step's closing pipeline)."""
+        steps.append_events(
+            conn,
+            run_id,
+            tenant_id,
+            [steps.NewEvent(type_, node=node, data=data) for type_, data in self._events],
+        )
         self._events.clear()
 
 
