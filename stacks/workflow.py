@@ -127,6 +127,9 @@ CALLBACK_DISPATCHER_HANDLER = "functions.callback_dispatcher.handler.handler"
 # How often due outbound callbacks are sent (the retry policy's delays are 30 s and up).
 CALLBACK_DISPATCH_RATE = Duration.minutes(1)
 CALLBACK_DISPATCHER_TIMEOUT = Duration.minutes(5)
+SWEEPER_HANDLER = "functions.sweeper.handler.handler"
+# How often runs left queued without an execution are looked for (`flightdeck.engine.sweeper`).
+SWEEP_RATE = Duration.minutes(1)
 
 
 def definition_string(workflow: Workflow) -> str:
@@ -202,6 +205,7 @@ class WorkflowStack(Stack):
             self._schedules(config, factory, environment, data, scheduled)
         self._approval_metrics(config, factory, environment, data)
         self._callback_dispatcher(config, factory, environment, data)
+        self._sweeper(config, factory, environment, data)
         nag.waive_stack(self, nag.BASIC_EXECUTION_ROLE)
 
     def _state_machine(self, config: StageConfig, workflow: Workflow) -> sfn.StateMachine:
@@ -373,5 +377,45 @@ class WorkflowStack(Stack):
             "CallbackDispatchSchedule",
             description=f"{config.name}: send due outbound callbacks",
             schedule=events.Schedule.rate(CALLBACK_DISPATCH_RATE),
+            targets=[targets.LambdaFunction(function, retry_attempts=0)],
+        )
+
+    def _sweeper(
+        self,
+        config: StageConfig,
+        factory: FunctionFactory,
+        environment: dict[str, str],
+        data: DataStack,
+    ) -> None:
+        """Starts the executions of runs left queued without one (Step Functions was
+        unavailable when they were created) every SWEEP_RATE.
+
+        One at a time (reserved concurrency 1), and a firing that fails or is throttled is
+        dropped, not retried: the next one, a minute later, sweeps again. Starting an execution
+        is idempotent (it is named after its run), so even overlapping sweeps start none twice.
+        """
+        function = factory.function(
+            self,
+            "RunSweeper",
+            handler=SWEEPER_HANDLER,
+            description="Starts the executions of runs left queued without one",
+            environment=environment,
+            network=data.network,
+            timeout=Duration.minutes(1),
+            memory_mb=512,
+            reserved_concurrency=1,
+        )
+        data.secret.grant_read(function)
+        # A resumed run's next node is read from its (encrypted) checkpoint.
+        data.trigger_key.grant_decrypt(function)
+        for machine in self.state_machines.values():
+            machine.grant_start_execution(function)
+        function.configure_async_invoke(max_event_age=Duration.minutes(1), retry_attempts=0)
+        self.support_functions["RunSweeper"] = function
+        events.Rule(
+            self,
+            "RunSweepSchedule",
+            description=f"{config.name}: start runs left queued without an execution",
+            schedule=events.Schedule.rate(SWEEP_RATE),
             targets=[targets.LambdaFunction(function, retry_attempts=0)],
         )

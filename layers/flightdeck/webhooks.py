@@ -13,8 +13,10 @@ import hashlib
 import hmac
 import time
 from collections.abc import Iterable, Mapping
+from typing import TypeVar
 
 TOLERANCE_SECONDS = 5 * 60
+K = TypeVar("K")
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a format prefix, not a secret
 
 
@@ -58,6 +60,22 @@ def verify(
 
     `request_headers` must be case-insensitive or lower-cased, as HTTP frameworks provide.
     """
+    return verify_keyed(
+        ((None, s) for s in secrets), request_headers, body, now=now, tolerance=tolerance
+    )[0]
+
+
+def verify_keyed(
+    keys: Iterable[tuple[K, str]],
+    request_headers: Mapping[str, str],
+    body: bytes,
+    *,
+    now: float | None = None,
+    tolerance: int = TOLERANCE_SECONDS,
+) -> tuple[str, K]:
+    """`verify` with each secret named by a key (its version id): returns the `webhook-id`
+    and the key of the first secret that matches, so the caller can check that this very
+    secret is still valid when it acts on the delivery."""
     msg_id = request_headers.get("webhook-id")
     timestamp = request_headers.get("webhook-timestamp")
     signatures = request_headers.get("webhook-signature")
@@ -79,12 +97,14 @@ def verify(
             offered.append(value.encode())
     if not offered:
         raise WebhookVerificationError("webhook-signature has no v1 signature")
-    for secret in secrets:
-        expected = sign(secret, msg_id, ts, body).partition(",")[2].encode()
+    content = f"{msg_id}.{ts}.".encode() + body
+    for key, secret in keys:
+        digest = hmac.new(_key(secret), content, hashlib.sha256).digest()
+        expected = base64.b64encode(digest)
         # Compare against every offered signature, without stopping early.
         matched = False
         for candidate in offered:
             matched |= hmac.compare_digest(expected, candidate)
         if matched:
-            return msg_id
+            return msg_id, key
     raise WebhookVerificationError("no signature matches")

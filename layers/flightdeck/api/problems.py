@@ -11,9 +11,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from flightdeck.errors import FlightdeckError, InvalidInputError
+from flightdeck.api import problem_details
+from flightdeck.errors import FlightdeckError
 
-PROBLEM_JSON = "application/problem+json"
+PROBLEM_JSON = problem_details.PROBLEM_JSON
 
 
 class FieldError(BaseModel):
@@ -50,22 +51,15 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    content = problem_details.body(status, title, detail, **extra)
+    return JSONResponse(content, status_code=status, media_type=PROBLEM_JSON)
 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(FlightdeckError)
     async def domain_error(request: Request, exc: FlightdeckError) -> JSONResponse:
-        extra = {}
-        if isinstance(exc, InvalidInputError) and exc.field:
-            extra["errors"] = [{"field": exc.field, "message": str(exc)}]
-        response = problem(exc.status, exc.title, str(exc), **extra)
-        retry_after = getattr(exc, "retry_after_seconds", None)
-        if retry_after is not None:
-            # A retryable 503 (the database was unavailable): n8n and API clients try again.
-            response.headers["Retry-After"] = str(retry_after)
-        return response
+        status, content, headers = problem_details.for_error(exc)
+        return JSONResponse(content, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

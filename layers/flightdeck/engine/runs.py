@@ -19,7 +19,13 @@ from flightdeck.engine import lifecycle
 from flightdeck.engine.registry import Registry
 from flightdeck.engine.runner import ConnectionFactory, NodeRunner
 from flightdeck.engine.workflow import Workflow
-from flightdeck.errors import ConflictError, InvalidInputError, NotFoundError
+from flightdeck.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    TransientError,
+    UnauthorizedError,
+)
 from flightdeck.store import approvals as approval_store
 from flightdeck.store import runs
 from flightdeck.store import telemetry as telemetry_store
@@ -47,6 +53,48 @@ def canonical_sha256(payload: Any) -> bytes:
     return hashlib.sha256(
         json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
     ).digest()
+
+
+class ExecutionStartError(TransientError):
+    """Step Functions could not start a stored run's execution (unreachable, throttling, a
+    service error). The run stays queued: the API answers 503 with `Retry-After`, and the
+    sender's retry of the same delivery, or the sweeper, starts it."""
+
+    status = 503
+    title = "Service unavailable"
+    retry_after_seconds = 5
+
+
+class WebhookSecretWithdrawnError(UnauthorizedError):
+    """The webhook secret that verified a delivery expired or was revoked before its run was
+    stored: nothing was written."""
+
+
+# Step Functions error codes that say "try again later" rather than "this is wrong".
+_RETRYABLE_CODES = frozenset(
+    {"ThrottlingException", "ServiceUnavailable", "InternalServerError", "RequestTimeout"}
+)
+
+
+def _unavailable(exc: BaseException) -> ExecutionStartError | None:
+    """`exc` from StartExecution as `ExecutionStartError` when it is worth retrying: the
+    endpoint unreachable or timing out, throttling, a 5xx; None for anything else (a
+    misconfiguration stays a 500, while its run waits for the sweeper)."""
+    from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
+
+    if isinstance(exc, ParamValidationError):
+        return None
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if error.get("Code") not in _RETRYABLE_CODES and status < 500:
+            return None
+    elif not isinstance(exc, BotoCoreError):
+        return None
+    return ExecutionStartError(
+        "the run is stored but Step Functions could not start it; send the delivery again"
+        f" ({type(exc).__name__})"
+    )
 
 
 @dataclass(frozen=True)
@@ -93,12 +141,19 @@ class RunService:
         idempotency_key: str,
         source: str,
         rerun_of: uuid.UUID | None = None,
+        webhook_secret: tuple[str, uuid.UUID] | None = None,
     ) -> Started:
         """Create the run for this trigger and start its execution, once per key.
 
         A duplicate with the same payload returns the original run (and starts its execution
         if an earlier attempt stopped before doing so); a different payload is a conflict.
         A new run's trace starts here: this span is its root, the execution's span its child.
+
+        With `webhook_secret` (the tenant's slug and the webhook secret version that verified
+        the delivery), the run is stored only while that version is still valid
+        (`WebhookSecretWithdrawnError` otherwise). When Step Functions cannot start the
+        execution the run stays queued and `ExecutionStartError` (503) is raised: a retried
+        delivery, or the sweeper (`flightdeck.engine.sweeper`), starts it.
         """
         began = time.perf_counter()
         workflow = self._registry.get(workflow_name)
@@ -121,11 +176,12 @@ class RunService:
                 "flightdeck.trigger_source": source,
             },
         )
+        started: Started | None = None
         try:
             with root.current():
                 started = self._create(
                     tenant_id,
-                    workflow.name,
+                    workflow,
                     trigger,
                     digest,
                     run_id,
@@ -133,20 +189,41 @@ class RunService:
                     source,
                     rerun_of,
                     root,
+                    webhook_secret,
                 )
+                if started.created:
+                    self._traced_execution(
+                        started.run, {"run_id": str(run_id), "tenant_id": str(tenant_id)}
+                    )
         except BaseException as exc:
             root.fail(type(exc).__name__)
             root.end()
-            self._tracing.take(root.trace_id)  # nothing was created to hang them on
-            raise
+            if started is None or not started.created:
+                self._tracing.take(root.trace_id)  # nothing was created to hang them on
+                raise
+            # The run is stored, its execution is not started: the request's spans and cost
+            # belong to it all the same.
+            self._record_start(started, source, began, root)
+            unavailable = _unavailable(exc)
+            if unavailable is None:
+                raise
+            raise unavailable from exc
         root.end()
-        self._record_start(started, source, began, root)
+        later: list[tracing.SpanRecord] = []
+        if not started.created and started.run.status == "queued":
+            # An earlier attempt stored the run but may not have started its execution.
+            try:
+                later, _ = self._start_queued(started.run)
+            except BaseException:
+                self._tracing.take(root.trace_id)  # a duplicate's spans are not kept
+                raise
+        self._record_start(started, source, began, root, later)
         return started
 
     def _create(
         self,
         tenant_id: uuid.UUID,
-        workflow_name: str,
+        workflow: Workflow,
         trigger: dict[str, Any],
         digest: bytes,
         run_id: uuid.UUID,
@@ -154,18 +231,20 @@ class RunService:
         source: str,
         rerun_of: uuid.UUID | None,
         root: tracing.Span,
+        webhook_secret: tuple[str, uuid.UUID] | None,
     ) -> Started:
-        workflow = self._registry.get(workflow_name)
         stored = self._seal(trigger, workflow, tenant_id, run_id)
-        inline: Any = stored
+        text: str | None = json.dumps(stored)
         ref = None
-        if len(json.dumps(stored)) > self._inline_limit:
+        if len(text or "") > self._inline_limit:
             ref = self._blobs.put_json(
                 tenant_key(tenant_id, "runs", str(run_id), "trigger.json"), stored
             )
-            inline = None
-        with self._connection() as conn, scoped(conn, tenant_id):
-            run, created = runs.insert_run(
+            text = None
+        # One statement, one round trip: the run, its queued event and (for a webhook) the
+        # check that the secret that verified it is still valid.
+        with self._connection() as conn:
+            run, outcome = runs.start_run(
                 conn,
                 run_id=run_id,
                 tenant_id=tenant_id,
@@ -173,63 +252,120 @@ class RunService:
                 workflow_version=workflow.manifest.version,
                 idempotency_key=idempotency_key,
                 trigger_source=source,
-                trigger_payload=inline,
+                trigger_json=text,
                 trigger_ref=ref,
                 trigger_sha256=digest,
                 execution_name=str(run_id),
                 rerun_of=rerun_of,
                 trigger_sealed=is_sealed(stored),
+                queued={
+                    "source": source,
+                    "idempotency_key": idempotency_key,
+                    "rerun_of": str(rerun_of) if rerun_of else None,
+                    "traceparent": root.traceparent,
+                },
+                webhook_secret=webhook_secret,
             )
-            if not created and run.trigger_sha256 != digest:
-                raise ConflictError(
-                    f"idempotency key {idempotency_key!r} was used for a different payload"
-                )
-            if created:
-                runs.append_event(
-                    conn,
-                    run_id=run.id,
-                    tenant_id=tenant_id,
-                    type=runs.RUN_QUEUED,
-                    data={
-                        "source": source,
-                        "idempotency_key": idempotency_key,
-                        "rerun_of": str(rerun_of) if rerun_of else None,
-                        "traceparent": root.traceparent,
-                    },
-                )
-                metrics.record_run_started(workflow.name)
-        if run.status == "queued":
-            self._traced_execution(run, {"run_id": str(run.id), "tenant_id": str(tenant_id)})
-        return Started(run, created)
+        if run is None:
+            raise WebhookSecretWithdrawnError(
+                "the webhook secret that signed the delivery is no longer valid"
+            )
+        if outcome == "existing" and run.trigger_sha256 != digest:
+            raise ConflictError(
+                f"idempotency key {idempotency_key!r} was used for a different payload"
+            )
+        if outcome == "created":
+            metrics.record_run_started(workflow.name)
+        return Started(run, outcome == "created")
+
+    def start_queued(self, run: runs.Run) -> bool:
+        """Start the execution of a stored run that may have none (Step Functions was
+        unavailable when it was created): idempotent, as the execution is named after the run
+        and Step Functions refuses a second execution of that name. True when this call
+        started it, False when it already existed.
+
+        The execution joins the run's trace under the root span of the request that created
+        it, and its span is written to the span store. Raises `ExecutionStartError` while Step
+        Functions is unavailable."""
+        spans, started = self._start_queued(run)
+        if spans:
+            with self._connection() as conn, scoped(conn, run.tenant_id):
+                telemetry_store.insert_spans(conn, spans)
+        self._tracing.flush()
+        return started
+
+    def _start_queued(self, run: runs.Run) -> tuple[list[tracing.SpanRecord], bool]:
+        with self._connection() as conn, scoped(conn, run.tenant_id):
+            queued = runs.last_event(conn, run.id, (runs.RUN_QUEUED,))
+            node = None
+            if run.execution_name != str(run.id) and self._runner is not None:
+                # A resumed run (its execution renamed): the new execution names the node.
+                node = self._runner.next_node(conn, run)
+        root = str((queued.data or {}).get("traceparent") or "") if queued else ""
+        payload = {"run_id": str(run.id), "tenant_id": str(run.tenant_id)}
+        if node is not None:
+            payload["next"] = node
+        try:
+            return self._traced_execution(run, payload, parent=root or None)
+        except Exception as exc:
+            unavailable = _unavailable(exc)
+            if unavailable is None:
+                raise
+            raise unavailable from exc
 
     def _traced_execution(
         self, run: runs.Run, payload: dict[str, Any], parent: str | None = None
-    ) -> list[tracing.SpanRecord]:
+    ) -> tuple[list[tracing.SpanRecord], bool]:
         """Start the execution inside its span; the span is the parent of every node span of
         that execution (its traceparent travels in the input). Inside another span (a new
-        run's root) its parent collects it; otherwise it returns the ended spans."""
-        with self._tracing.span(
-            f"execution {run.execution_name}",
-            "execution",
-            tenant_id=run.tenant_id,
-            run_id=run.id,
-            parent=parent,
-            attributes={
-                tracing.WORKFLOW: run.workflow,
-                "aws.step_functions.execution_name": run.execution_name,
-            },
-        ) as span:
-            self._start_execution(run, {**payload, "traceparent": span.traceparent or ""})
-        return [] if self._tracing.inside_span() else self._tracing.take(span.trace_id)
+        run's root) its parent collects it; otherwise it returns the ended span, unless the
+        execution was not started by this call (it existed, or starting it failed: then no
+        span is kept). The boolean says whether this call started the execution."""
+        trace_id = None
+        try:
+            with self._tracing.span(
+                f"execution {run.execution_name}",
+                "execution",
+                tenant_id=run.tenant_id,
+                run_id=run.id,
+                parent=parent,
+                attributes={
+                    tracing.WORKFLOW: run.workflow,
+                    "aws.step_functions.execution_name": run.execution_name,
+                },
+            ) as span:
+                trace_id = span.trace_id
+                started = self._start_execution(
+                    run, {**payload, "traceparent": span.traceparent or ""}
+                )
+        except BaseException:
+            if not self._tracing.inside_span():
+                self._tracing.take(trace_id)
+            raise
+        if self._tracing.inside_span():
+            return [], started
+        spans = self._tracing.take(trace_id)
+        return (spans if started else []), started
 
     def _record_start(
-        self, started: Started, source: str, began: float, root: tracing.Span
+        self,
+        started: Started,
+        source: str,
+        began: float,
+        root: tracing.Span,
+        later: list[tracing.SpanRecord] | None = None,
     ) -> None:
-        """The new run's spans, and what the request cost (a duplicate delivery costs a
-        request too, but adds no span to the original run's trace)."""
+        """The new run's spans (or those of the execution this request started for an earlier
+        one, `later`), and what the request cost (a duplicate delivery costs a request too, but
+        adds no span of its own to the original run's trace).
+
+        Written in one round trip that does not wait for the WAL flush (`synchronous_commit`
+        off for this transaction only): the run itself was committed durably before; what a
+        database crash within a fraction of a second could lose is this request's telemetry,
+        never a run or an event."""
         spans = self._tracing.take(root.trace_id)
         if not started.created:
-            spans = []
+            spans = later or []
         entry = None
         if self._prices is not None:
             entry = costs.price_api_request(
@@ -241,8 +377,10 @@ class RunService:
         if not spans and entry is None:
             return
         run = started.run
-        # Pipelined: the transaction and its one insert travel in one round trip.
-        with self._connection() as conn, conn.pipeline(), scoped(conn, run.tenant_id):
+        # Not pipelined: psycopg's pipeline costs more than the three short round trips it
+        # saves here, once the commit does not wait for the disk.
+        with self._connection() as conn, scoped(conn, run.tenant_id):
+            conn.execute("SELECT set_config('synchronous_commit', 'off', true)")
             if entry is not None and self._prices is not None:
                 telemetry_store.insert_cost(
                     conn,
@@ -447,15 +585,18 @@ class RunService:
             raise NotFoundError(f"no run {run_id}")
         return run
 
-    def _start_execution(self, run: runs.Run, payload: dict[str, Any]) -> None:
-        # ExecutionAlreadyExists: an earlier delivery of the same trigger started it.
-        with contextlib.suppress(self._sfn.exceptions.ExecutionAlreadyExists):
+    def _start_execution(self, run: runs.Run, payload: dict[str, Any]) -> bool:
+        try:
             self._sfn.start_execution(
                 stateMachineArn=self._state_machine_arn(run.workflow),
                 name=run.execution_name,
                 # The node runner's Task reads $.traceparent: it is always there.
                 input=json.dumps({"traceparent": "", **payload}),
             )
+        except self._sfn.exceptions.ExecutionAlreadyExists:
+            # An earlier delivery of the same trigger (or the sweeper) started it.
+            return False
+        return True
 
     def record_failure(
         self, *, tenant_id: uuid.UUID, run_id: uuid.UUID, error: dict[str, Any]
@@ -504,7 +645,7 @@ class RunService:
         root = str((queued.data or {}).get("traceparent") or "") if queued else ""
         payload = {"run_id": str(run.id), "tenant_id": str(tenant_id), "next": node}
         # The new execution joins the run's trace, beside the executions before it.
-        spans = self._traced_execution(resumed, payload, parent=root or None)
+        spans, _ = self._traced_execution(resumed, payload, parent=root or None)
         if spans:
             with self._connection() as conn, scoped(conn, tenant_id):
                 telemetry_store.insert_spans(conn, spans)

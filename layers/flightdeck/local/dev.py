@@ -224,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     # Delivers due callbacks every second while the API serves (on AWS: a scheduled Lambda).
     callbacks_stop = threading.Event()
     callbacks_thread: threading.Thread | None = None
+    # Starts runs left queued without an execution, every minute (on AWS: a scheduled Lambda).
+    sweeper_thread: threading.Thread | None = None
     try:
         database_url = postgres.ensure_database("flightdeck")
         emulator = Emulator(args.host, args.aws_port).start()
@@ -325,6 +327,15 @@ def main(argv: list[str] | None = None) -> int:
             target=svc.callbacks.run_until, args=(callbacks_stop,), name="callbacks", daemon=True
         )
         callbacks_thread.start()
+        from flightdeck.engine.sweeper import RunSweeper
+
+        sweeper_thread = threading.Thread(
+            target=RunSweeper(connection=svc.connection, runs=svc.runs).run_until,
+            args=(callbacks_stop,),
+            name="sweeper",
+            daemon=True,
+        )
+        sweeper_thread.start()
         app = create_app()
         prometheus.mount(app)
         if site.built(site_dir):
@@ -337,6 +348,8 @@ def main(argv: list[str] | None = None) -> int:
         callbacks_stop.set()
         if callbacks_thread is not None:
             callbacks_thread.join(timeout=15)
+        if sweeper_thread is not None:
+            sweeper_thread.join(timeout=15)
         if svc is not None and emulator is not None:
             keep_secrets(emulator, data_dir, svc.settings.secrets_prefix)
         if svc is not None:

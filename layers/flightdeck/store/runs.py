@@ -139,6 +139,70 @@ def insert_run(
     return Run.from_row(existing), False
 
 
+StartOutcome = Literal["created", "existing", "refused"]
+
+_STARTED_COLUMNS = ", ".join(f"(s.run).{c.strip()}" for c in _RUN_COLUMNS.split(","))
+
+
+def start_run(
+    conn: Connection,
+    *,
+    run_id: uuid.UUID,
+    tenant_id: uuid.UUID,
+    workflow: str,
+    workflow_version: str,
+    idempotency_key: str,
+    trigger_source: str,
+    trigger_json: str | None,
+    trigger_ref: str | None,
+    trigger_sha256: bytes,
+    execution_name: str,
+    queued: dict[str, Any],
+    rerun_of: uuid.UUID | None = None,
+    trigger_sealed: bool = False,
+    webhook_secret: tuple[str, uuid.UUID] | None = None,
+) -> tuple[Run | None, StartOutcome]:
+    """`insert_run` and the new run's `run.queued` event (with `queued` as its data) in one
+    statement, one round trip: on an autocommit connection it is its own transaction, scoped
+    to `tenant_id` (migration 0017).
+
+    `trigger_json` is the trigger already serialised (its size decided whether it is stored
+    inline). With `webhook_secret` (the tenant's slug and the id of the secret version that
+    verified the delivery) nothing is written unless that version is still valid for the
+    workflow at this moment: the outcome is then "refused" and the run None. Otherwise the run
+    and whether this call created it ("created") or found it holding the key ("existing").
+    """
+    slug, secret_id = webhook_secret or (None, None)
+    row = conn.execute(
+        f"SELECT s.outcome, {_STARTED_COLUMNS} FROM flightdeck_start_run("
+        "%s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s, %s, %s) s",
+        (
+            run_id,
+            tenant_id,
+            workflow,
+            workflow_version,
+            idempotency_key,
+            trigger_source,
+            trigger_json,
+            trigger_ref,
+            trigger_sha256,
+            execution_name,
+            rerun_of,
+            trigger_sealed,
+            Jsonb(queued),
+            slug,
+            secret_id,
+        ),
+        prepare=True,
+    ).fetchone()
+    assert row is not None
+    outcome = row.pop("outcome")
+    if outcome == "refused":
+        return None, "refused"
+    assert row["id"] is not None, "a conflicting run must exist"
+    return Run.from_row(row), outcome
+
+
 def get_run(
     conn: Connection, run_id: uuid.UUID, *, tenant_id: uuid.UUID | None = None
 ) -> Run | None:
@@ -297,6 +361,20 @@ def mark_trigger_sealed(conn: Connection, run_id: uuid.UUID, sealed_payload: Any
         " WHERE id = %s",
         (Jsonb(sealed_payload) if sealed_payload is not None else None, run_id),
     )
+
+
+def queued_since(
+    conn: Connection, tenant_ids: list[uuid.UUID], *, seconds: float, limit: int
+) -> list[Run]:
+    """Runs of `tenant_ids` still queued `seconds` after they were last pointed at an
+    execution (created, or resumed), oldest first: those whose execution may never have
+    started (`flightdeck.engine.sweeper`). Call in a transaction scoped to the same tenants."""
+    rows = conn.execute(
+        f"SELECT {_RUN_COLUMNS} FROM runs WHERE tenant_id = ANY(%s) AND status = 'queued'"
+        " AND updated_at < now() - make_interval(secs => %s) ORDER BY updated_at LIMIT %s",
+        (tenant_ids, seconds, limit),
+    ).fetchall()
+    return [Run.from_row(r) for r in rows]
 
 
 def unfinished(conn: Connection) -> list[Run]:

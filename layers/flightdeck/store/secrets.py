@@ -13,16 +13,19 @@ several webhook secrets may verify at once, each with its own expiry (rotation w
 a secret per workflow beside the tenant-wide one), which two stages cannot express.
 
 Postgres keeps the metadata only (version ids, scope, the secret's name, created and expiry
-times, a short prefix for lists) and is the authority on validity: each verification reads the
-ids it may use in the same query that finds the tenant, then takes their material from here.
-Expiring or revoking a secret therefore takes effect in every process at once.
+times, a short prefix for lists) and is the authority on validity: a webhook is verified with
+the versions Postgres named for its tenant and workflow (kept by the process as a keyring,
+`flightdeck.store.tenants.webhook_keyring`), and the statement that inserts its run checks that
+the version which verified it is still valid (migration 0017), so expiring or revoking a secret
+takes effect in every process at once.
 
 Caching. Values are read through Powertools Parameters (`SecretsProvider`) with
 `max_age = Settings.secrets_cache_seconds`, so a warm process makes no Secrets Manager call
 per request. A version id Postgres names that the cached value lacks (made by another process
 since) forces one fresh read. Revoking removes the material from the secret and refreshes the
-revoking process's cache; another process may keep the removed material in memory for up to
-`max_age`, without using it, as Postgres no longer names it.
+revoking process's cache; another process may keep the removed material in memory (in this
+cache and in its keyrings) for up to `max_age`, without using it, as Postgres no longer names
+it. A keyring that cannot verify a delivery is read again at once (a secret added since).
 
 Writes are read-modify-write of the whole value, serialised by a Postgres advisory lock on the
 secret's name held by the caller's transaction, and read back before they count.
@@ -107,6 +110,9 @@ class SecretStore:
         self.prefix = prefix
         self.max_age = max_age
         self._provider: Any = None
+        # The webhook keyrings built from this store's material (`flightdeck.store.tenants.
+        # webhook_keyring`), kept as long as the material they hold, oldest first.
+        self.keyrings: dict[tuple[str, str], Any] = {}
 
     def secret_name(self, tenant_id: uuid.UUID, kind: Kind, scope: str | None) -> str:
         default = ALL_WORKFLOWS if kind == "webhook" else DEFAULT_CALLBACK
@@ -137,13 +143,19 @@ class SecretStore:
         """The secrets of the (secret name, version id) pairs, in the order given; a version the
         secret does not hold (revoked meanwhile) is left out."""
         pairs = list(wanted)
+        held = self.held(pairs)
+        return [held[pair] for pair in pairs if pair in held]
+
+    def held(self, pairs: Iterable[tuple[str, uuid.UUID]]) -> dict[tuple[str, uuid.UUID], str]:
+        """The secret of each (secret name, version id) pair its secret holds."""
         by_name: dict[str, list[uuid.UUID]] = {}
         for name, version_id in pairs:
             by_name.setdefault(name, []).append(version_id)
-        held = {name: self.versions(name, need=ids) for name, ids in by_name.items()}
-        return [
-            held[name][version_id].secret for name, version_id in pairs if version_id in held[name]
-        ]
+        found: dict[tuple[str, uuid.UUID], str] = {}
+        for name, ids in by_name.items():
+            versions = self.versions(name, need=ids)
+            found.update({(name, v): versions[v].secret for v in ids if v in versions})
+        return found
 
     def _cached(self, name: str, *, force: bool) -> dict[uuid.UUID, SecretVersion]:
         from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError

@@ -6,7 +6,10 @@ import base64
 import hashlib
 import hmac
 import secrets
+import time
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -284,20 +287,71 @@ def rotate_webhook_secret(
     return new_id, secret, row["workflow"]
 
 
+@dataclass(frozen=True)
+class WebhookKeyring:
+    """The tenant a webhook's slug names and the secret versions that may verify its
+    deliveries to one workflow, newest first: (version id, secret)."""
+
+    tenant_id: uuid.UUID
+    secrets: tuple[tuple[uuid.UUID, str], ...]
+    read_at: float
+
+
+# Keyrings a process keeps (per secret store): enough for every tenant and workflow of an
+# agency's platform; the oldest goes first beyond it.
+KEYRING_CACHE_SIZE = 1024
+
+
+def webhook_keyring(
+    connection: Callable[[], AbstractContextManager[Connection]],
+    store: SecretStore,
+    slug: str,
+    workflow: str,
+    *,
+    fresh: bool = False,
+) -> WebhookKeyring | None:
+    """The webhook keyring of (`slug`, `workflow`), None when no tenant has that slug.
+
+    Kept in the process (beside the secret material, for at most the store's `max_age`) so a
+    warm process verifies a delivery without a database round trip. A kept keyring may be
+    stale, never wrongly trusted: a delivery it cannot verify asks again (`fresh=True`: a
+    secret added since), and the run insert itself checks that the version that verified is
+    still valid (`flightdeck.store.runs.start_run`), so expiring or revoking a secret refuses
+    at once in every process. Unknown slugs are not kept."""
+    key = (slug, workflow)
+    kept = store.keyrings.get(key)
+    if kept is not None and not fresh and time.monotonic() - kept.read_at < store.max_age:
+        return kept
+    with connection() as conn:
+        row = conn.execute(
+            "SELECT tenant_id, secrets, plain_ids, secret_names, secret_ids"
+            " FROM flightdeck_webhook_secrets(%s, %s)",
+            (slug, workflow),
+        ).fetchone()
+    if row is None:
+        store.keyrings.pop(key, None)
+        return None
+    pairs = list(zip(row["secret_names"], row["secret_ids"], strict=True))
+    held = store.held(pairs)
+    # A version its secret no longer holds (revoked meanwhile) is left out.
+    moved = [(pair[1], held[pair]) for pair in pairs if pair in held]
+    plain = list(zip(row["plain_ids"], row["secrets"], strict=True))
+    keyring = WebhookKeyring(row["tenant_id"], (*moved, *plain), time.monotonic())
+    store.keyrings.pop(key, None)
+    store.keyrings[key] = keyring
+    while len(store.keyrings) > KEYRING_CACHE_SIZE:
+        store.keyrings.pop(next(iter(store.keyrings)))
+    return keyring
+
+
 def webhook_secrets_for_slug(
     conn: Connection, store: SecretStore, slug: str, workflow: str
 ) -> tuple[uuid.UUID | None, list[str]]:
-    """The tenant a webhook names and every secret valid for it: one query, then the material
-    from the process's Secrets Manager cache (no call while it is warm)."""
-    row = conn.execute(
-        "SELECT tenant_id, secrets, secret_names, secret_ids"
-        " FROM flightdeck_webhook_secrets(%s, %s)",
-        (slug, workflow),
-    ).fetchone()
-    if row is None:
+    """The tenant a webhook names and every secret valid for it, read now (not kept)."""
+    keyring = webhook_keyring(lambda: nullcontext(conn), store, slug, workflow, fresh=True)
+    if keyring is None:
         return None, []
-    moved = store.materials(zip(row["secret_names"], row["secret_ids"], strict=True))
-    return row["tenant_id"], [*moved, *row["secrets"]]
+    return keyring.tenant_id, [secret for _, secret in keyring.secrets]
 
 
 def webhook_secrets(

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from flightdeck import metrics
 from flightdeck.api.auth import ServicesDep
 from flightdeck.api.schemas import RunAccepted
-from flightdeck.errors import (
-    InvalidInputError,
-    NotFoundError,
-    PayloadTooLargeError,
-    UnauthorizedError,
-)
-from flightdeck.store import tenants
-from flightdeck.webhooks import WebhookVerificationError, verify
+from flightdeck.engine.intake import SLUG_MAX_LENGTH
 
 router = APIRouter(tags=["runs"])
 
@@ -41,36 +32,22 @@ def webhook(
     body: Annotated[bytes, Depends(raw_body)],
     svc: ServicesDep,
     response: Response,
-    tenant: str = Query(min_length=1, max_length=63, description="the tenant's slug"),
+    tenant: str = Query(min_length=1, max_length=SLUG_MAX_LENGTH, description="the tenant's slug"),
 ) -> RunAccepted:
     """The body is verified against the tenant's webhook secrets (HMAC-SHA256 over
     `webhook-id.webhook-timestamp.body`); `webhook-id` is the idempotency key, so a duplicate
     delivery gets the original answer (with `Idempotent-Replayed: true`)."""
-    if len(body) > svc.settings.max_body_bytes:
-        raise PayloadTooLargeError(f"the body exceeds {svc.settings.max_body_bytes} bytes")
-    if workflow not in svc.registry:
-        raise NotFoundError(f"no workflow named {workflow!r}")
-    with svc.connection() as conn:
-        tenant_id, secrets = tenants.webhook_secrets_for_slug(conn, svc.secrets, tenant, workflow)
-    if tenant_id is None:
-        metrics.record_webhook_verification_failure(workflow, metrics.UNKNOWN_TENANT)
-        raise UnauthorizedError("the webhook signature cannot be verified")
-    try:
-        msg_id = verify(secrets, request.headers, body)
-    except WebhookVerificationError as exc:
-        metrics.record_webhook_verification_failure(workflow, metrics.INVALID_SIGNATURE)
-        raise UnauthorizedError(f"the webhook signature is not valid: {exc}") from exc
-    try:
-        payload = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(f"the body is not valid JSON: {exc}", field="body") from exc
-    started = svc.runs.start(
-        tenant_id=tenant_id,
-        workflow_name=workflow,
-        payload=payload,
-        idempotency_key=msg_id,
-        source="webhook",
-    )
+    # When Step Functions cannot start the run the answer is 503 with `Retry-After`
+    # (`ExecutionStartError`): the run is kept, and the same delivery sent again starts it.
+    from flightdeck.engine.intake import WebhookIntake
+
+    started = WebhookIntake(
+        registry=svc.registry,
+        connection=svc.connection,
+        secrets=svc.secrets,
+        runs=svc.runs,
+        max_body_bytes=svc.settings.max_body_bytes,
+    ).accept(workflow=workflow, tenant=tenant, headers=request.headers, body=body)
     if not started.created:
         response.headers["Idempotent-Replayed"] = "true"
     return RunAccepted(run_id=started.run.id, workflow=started.run.workflow)
