@@ -25,8 +25,6 @@ from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
-from flightdeck import privacy
-
 SERVICE = "flightdeck"
 NAMESPACE = "Flightdeck"
 
@@ -38,6 +36,8 @@ class MaskingFormatter(LambdaPowertoolsFormatter):
     """Powertools' JSON log line, with personal data masked in every value."""
 
     def serialize(self, log: dict[str, Any]) -> str:  # type: ignore[override]
+        from flightdeck import privacy  # (and pydantic) on the first record, not at import
+
         return super().serialize(privacy.mask_value(log))
 
 
@@ -46,6 +46,8 @@ class MaskingFilter(logging.Filter):
     message is rendered and masked before any formatter sees it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        from flightdeck import privacy
+
         message = record.getMessage()
         masked = privacy.mask_text(message)
         if masked != message or record.args:
