@@ -435,20 +435,8 @@ def _where(f: RunFilter) -> tuple[list[sql.Composable], list[Any]]:
         clauses.append(sql.SQL("trigger_payload @> %s"))
         params.append(Jsonb(f.trigger))
     if f.trigger_id is not None:
-        # An id names a handful of runs: they are found first (the idempotency key's index and
-        # one trigger-index lookup per id field, OR-ed; `@> ANY(array)` could use neither),
-        # then ordered. Left to itself the planner guesses 1% of the runs match a containment
-        # and walks the whole tenant in page order looking for them.
-        alternatives = [sql.SQL("idempotency_key = %s")]
-        params.append(f.trigger_id)
-        for match in f.trigger_id_matches:
-            alternatives.append(sql.SQL("trigger_payload @> %s"))
-            params.append(Jsonb(match))
-        clauses.append(
-            sql.SQL("id = ANY(ARRAY(SELECT id FROM runs WHERE {}))").format(
-                sql.SQL(" OR ").join(alternatives)
-            )
-        )
+        clauses.append(sql.SQL("(idempotency_key = %s OR trigger_payload @> ANY(%s::jsonb[]))"))
+        params += [f.trigger_id, [Jsonb(m) for m in f.trigger_id_matches]]
     return clauses, params
 
 

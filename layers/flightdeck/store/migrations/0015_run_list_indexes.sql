@@ -8,7 +8,9 @@
 --   status                                runs_tenant_status_created
 --   workflow                              runs_tenant_workflow_created
 --   source                                runs_tenant_source_created
---   trigger fields / trigger id           runs_trigger (0006, GIN) and runs_idempotency (0001)
+--   trigger fields / trigger id           none the application role can use: jsonb's @> is not
+--                                         leakproof, so under row-level security runs_trigger
+--                                         (0006) cannot serve it (docs/architecture.md)
 -- The status and workflow indexes of 0001 and 0006 ended at created_at: the keyset's id was a
 -- filter and ties needed a sort. These replace them, and 0001's runs_tenant_created, with the
 -- same leading columns, so every query that used the old ones can use the new ones.
