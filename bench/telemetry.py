@@ -9,9 +9,9 @@ Figures:
   interpreter each time (budget: under 15% more). The SDK is imported on the first span, so
   the first traced request's extra cost is printed too;
 - per node execution, the span and cost recording the runner adds (node span, a model call's
-  child span, pricing, handing the spans over, and writing spans and the ledger row pipelined
-  with the node's closing event), against that event write alone (budget: the p50 difference
-  under 0.5 ms);
+  child span, pricing, handing the spans over, and writing spans and the ledger row with the
+  statement that writes the node's closing event, in a pipeline as the runner's closing batch
+  does), against that closing write without them (budget: the p50 difference under 0.5 ms);
 - one node step through the node runner with telemetry on, against the same runner with it off.
 """
 
@@ -30,6 +30,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.figures import Figure, record  # noqa: E402 - after the path it is found on
+
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 # CloudWatch metrics (EMF) would print their JSON between the table's lines; both sides of
 # every comparison here run without them.
@@ -87,6 +89,16 @@ def bench_imports(repeat: int) -> bool:
             first.append(import_time(module, "postgres", first_span=True))
         ratio = report(f"import {module}, telemetry on", on, off)
         ok &= ratio < IMPORT_BUDGET
+        record(
+            Figure(
+                name=f"import {module.rsplit('.', 2)[-2]} handler, telemetry on",
+                value=statistics.median(on),
+                unit="ms",
+                baseline_name="telemetry off",
+                baseline=statistics.median(off),
+                ratio_budget=IMPORT_BUDGET,
+            )
+        )
         report(f"import {module} + first span (SDK load)", first, off)
     return ok
 
@@ -99,7 +111,7 @@ def bench_nodes(steps: int) -> bool:
     from flightdeck.local.postgres import EmbeddedPostgres
     from flightdeck.local.seed import seed_demo
     from flightdeck.services import reset_services, services
-    from flightdeck.store import runs
+    from flightdeck.store import steps as step_store
     from flightdeck.store import telemetry as telemetry_store
     from flightdeck.store.db import connect
     from flightdeck.store.migrate import migrate
@@ -125,7 +137,7 @@ def bench_nodes(steps: int) -> bool:
 
             # The node's closing write as the runner does it (rolled back): the event alone,
             # against the event with the span and cost recording pipelined beside it.
-            def record() -> tuple[Any, list[Any]]:
+            def make_telemetry() -> tuple[Any, list[Any]]:
                 span = tracer.open(
                     "node plan",
                     "node",
@@ -158,16 +170,26 @@ def bench_nodes(steps: int) -> bool:
                 span.end()
                 return entry, tracer.take(span.trace_id)
 
-            def event(conn: Any) -> None:
-                runs.append_event(
+            def event(conn: Any, beside: Any = ((), ())) -> None:
+                step_store.append_events(
                     conn,
-                    run_id=run_id,
-                    tenant_id=tenant,
-                    type="bench",
-                    node="plan",
-                    data={"result": {"next": "retrieve", "interrupt": None}},
+                    run_id,
+                    tenant,
+                    [
+                        step_store.NewEvent(
+                            "bench",
+                            node="plan",
+                            attempt=0,
+                            duration_ms=42.0,
+                            invocation=None,
+                            data={"result": {"next": "retrieve", "interrupt": None}},
+                        )
+                    ],
+                    beside=beside,
                 )
 
+            # The runner's closing batch (rolled back here): its event alone, against the
+            # event with the span and cost recording in the same pipeline, interleaved.
             with_telemetry: list[float] = []
             event_only: list[float] = []
             in_memory: list[float] = []
@@ -180,31 +202,42 @@ def bench_nodes(steps: int) -> bool:
                             "SELECT set_config('app.tenant_ids', %s, true)", (str(tenant),)
                         )
                         started = time.perf_counter()
-                        if traced:
-                            entry, spans = record()
-                            in_memory.append((time.perf_counter() - started) * 1000)
-                            with conn.pipeline():
-                                telemetry_store.insert_cost(
+                        with conn.pipeline():
+                            if traced:
+                                entry, spans = make_telemetry()
+                                in_memory.append((time.perf_counter() - started) * 1000)
+                                event(
                                     conn,
-                                    tenant_id=tenant,
-                                    run_id=run_id,
-                                    workflow=workflow.name,
-                                    node="plan",
-                                    attempt=0,
-                                    entry=entry,
-                                    prices_as_of=prices.as_of,
-                                    spans=spans,
+                                    telemetry_store.written_with(
+                                        tenant_id=tenant,
+                                        run_id=run_id,
+                                        workflow=workflow.name,
+                                        node="plan",
+                                        attempt=0,
+                                        entry=entry,
+                                        prices_as_of=prices.as_of,
+                                        spans=spans,
+                                    ),
                                 )
+                            else:
                                 event(conn)
-                        else:
-                            event(conn)
                         timings.append((time.perf_counter() - started) * 1000)
                         tx.__exit__(RuntimeError, RuntimeError("rolled back"), None)
-            report("node's closing write + span and cost recording", with_telemetry, event_only)
+            report("closing batch + span and cost recording", with_telemetry, event_only)
             overhead = statistics.median(with_telemetry) - statistics.median(event_only)
             print(
                 f"{'  overhead per node (p50 difference)':<52} {overhead:8.3f} ms"
                 f"   of which spans and pricing in memory p50 {statistics.median(in_memory):.3f} ms"
+            )
+            record(
+                Figure(
+                    name="span + cost recording per node p50",
+                    value=overhead,
+                    unit="ms",
+                    baseline_name="closing batch without",
+                    baseline=statistics.median(event_only),
+                    budget=NODE_BUDGET_MS,
+                )
             )
             ok = overhead < NODE_BUDGET_MS
 
@@ -216,6 +249,7 @@ def bench_nodes(steps: int) -> bool:
                 blobs=svc.blobs,
                 embeddings=lambda: svc.embeddings,
                 sealer=lambda: svc.sealer,
+                checkpoint_cipher=lambda: svc.checkpoint_cipher,
             )
             on = svc.runner
             timings: dict[str, list[float]] = {"on": [], "off": []}

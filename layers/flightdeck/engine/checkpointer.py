@@ -54,7 +54,7 @@ class StepSaver(PostgresSaver):
         """Queue the latest-checkpoint query (in the caller's pipeline); hand its row to
         `adopt` once the pipeline has synced."""
         cur = conn.cursor(binary=True)
-        cur.execute(PostgresSaver.SELECT_SQL + _LATEST, (thread_id, checkpoint_ns), prepare=True)
+        cur.execute(PostgresSaver.SELECT_SQL + _LATEST, (thread_id, checkpoint_ns))
         return cur
 
     def adopt(self, thread_id: str, row: DictRow | None, checkpoint_ns: str = "") -> None:

@@ -328,8 +328,8 @@ class NodeRunner:
                                 error_message=str(exc)[:2000],
                             )
                         ],
+                        beside=recorder.rows("failed"),
                     )
-                    recorder.record(conn, "failed")
                     steps.commit(conn)
             self._tracing.flush()
             raise
@@ -447,7 +447,7 @@ class NodeRunner:
                 )
                 result = StepResult(INTERRUPT, {"approval_id": str(approval.id)})
             outcome = {END: "end", INTERRUPT: "interrupt"}.get(result.next, "next")
-            recorder.record(conn, outcome, next_node=result.next)
+            # The span and ledger row are written by the statement that writes the event.
             steps.append_events(
                 conn,
                 run.id,
@@ -462,6 +462,7 @@ class NodeRunner:
                         data={"result": result.to_dict()},
                     )
                 ],
+                beside=recorder.rows(outcome, next_node=result.next),
             )
             if result.next == END:
                 lifecycle.succeed(
@@ -517,27 +518,25 @@ class _StepTelemetry:
         self._invoked = invoked
         self._made: tuple[costs.CostEntry | None, list[tracing.SpanRecord]] | None = None
 
-    def record(self, conn: Connection, outcome: str, *, next_node: str | None = None) -> None:
-        """Write the ledger row and the spans. Called again after the transaction that first
-        wrote them rolled back (the step failed after recording), it writes the same rows."""
+    def rows(self, outcome: str, *, next_node: str | None = None) -> tuple[list[str], list[Any]]:
+        """The ledger row and the spans as `WITH` clauses for the statement that writes the
+        execution's closing event (`steps.append_events(beside=...)`). Asked again after the
+        transaction that first wrote them rolled back (the step failed after recording), the
+        same rows."""
         if self._made is None:
             self._made = self._make(outcome, next_node)
         entry, spans = self._made
-        run = self._run
-        if entry is not None and self._runner._prices is not None:
-            telemetry_store.insert_cost(
-                conn,
-                tenant_id=run.tenant_id,
-                run_id=run.id,
-                workflow=run.workflow,
-                node=self._request.node,
-                attempt=self._request.attempt,
-                entry=entry,
-                prices_as_of=self._runner._prices.as_of,
-                spans=spans,
-            )
-        else:
-            telemetry_store.insert_spans(conn, spans)
+        run, prices = self._run, self._runner._prices
+        return telemetry_store.written_with(
+            tenant_id=run.tenant_id,
+            run_id=run.id,
+            workflow=run.workflow,
+            node=self._request.node,
+            attempt=self._request.attempt,
+            entry=entry if prices is not None else None,
+            prices_as_of=prices.as_of if prices is not None else None,
+            spans=spans,
+        )
 
     def _make(
         self, outcome: str, next_node: str | None

@@ -49,7 +49,6 @@ def begin(conn: Connection, *tenant_ids: uuid.UUID, durable: bool = True) -> Non
     conn.execute(
         _SCOPE if durable else _SCOPE_NOT_DURABLE,
         (",".join(str(t) for t in tenant_ids),),
-        prepare=True,
     )
 
 
@@ -63,9 +62,7 @@ def commit(conn: Connection) -> None:
 
 def lock_run(conn: Connection, run_id: uuid.UUID) -> Pending[runs.Run | None]:
     """The run, its row locked until the transaction ends (`runs.lock_run`)."""
-    cur = conn.execute(
-        f"SELECT {runs._RUN_COLUMNS} FROM runs WHERE id = %s FOR UPDATE", (run_id,), prepare=True
-    )
+    cur = conn.execute(f"SELECT {runs._RUN_COLUMNS} FROM runs WHERE id = %s FOR UPDATE", (run_id,))
     return Pending(cur, lambda row: runs.Run.from_row(row) if row else None)
 
 
@@ -79,7 +76,6 @@ def event_for_invocation(
     cur = conn.execute(
         f"SELECT {_EVENT_COLUMNS} FROM run_events WHERE run_id = %s AND invocation = %s",
         (run_id, invocation),
-        prepare=True,
     )
     return Pending(cur, _event)
 
@@ -113,12 +109,20 @@ _EVENT_VALUES = "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 
 
 def append_events(
-    conn: Connection, run_id: uuid.UUID, tenant_id: uuid.UUID, events: Sequence[NewEvent]
+    conn: Connection,
+    run_id: uuid.UUID,
+    tenant_id: uuid.UUID,
+    events: Sequence[NewEvent],
+    *,
+    beside: tuple[Sequence[str], Sequence[Any]] = ((), ()),
 ) -> None:
-    """The events in one statement, in order (ids ascend as listed)."""
-    if not events:
+    """The events in one statement, in order (ids ascend as listed). `beside`: `WITH` clauses
+    (data-modifying, with their parameters) that the same statement writes too, such as the
+    span and ledger rows of `flightdeck.store.telemetry.written_with`."""
+    clauses, before = beside
+    if not events and not clauses:
         return
-    values: list[Any] = []
+    values: list[Any] = list(before)
     for e in events:
         values += [
             run_id,
@@ -132,12 +136,15 @@ def append_events(
             e.invocation,
             Jsonb(e.data or {}),
         ]
+    head = ("WITH " + ", ".join(clauses) + " ") if clauses else ""
+    if not events:  # the clauses alone
+        conn.execute(head + "SELECT 1", values)
+        return
     conn.execute(
-        "INSERT INTO run_events (run_id, tenant_id, type, node, attempt, duration_ms,"
+        head + "INSERT INTO run_events (run_id, tenant_id, type, node, attempt, duration_ms,"
         " error_type, error_message, invocation, data) VALUES "
         + ", ".join([_EVENT_VALUES] * len(events)),
         values,
-        prepare=len(events) <= 4,
     )
 
 
@@ -180,7 +187,6 @@ def enter(
         " INSERT INTO run_events (run_id, tenant_id, type, data)"
         " SELECT id, %(tenant)s, %(started)s, '{}'::jsonb FROM moved",
         params,
-        prepare=True,
     )
     conn.execute(
         "INSERT INTO run_events (run_id, tenant_id, type, node, attempt, data)"
@@ -194,7 +200,6 @@ def enter(
             "retried": runs.NODE_RETRIED if attempt > 0 else None,
             "entered": runs.NODE_ENTERED,
         },
-        prepare=True,
     )
 
 
@@ -223,5 +228,4 @@ def set_status(
             "id": run_id,
             "from": list(from_statuses),
         },
-        prepare=True,
     )

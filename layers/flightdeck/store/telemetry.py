@@ -92,38 +92,68 @@ def insert_cost(
     prices_as_of: Any,
     spans: Sequence[SpanRecord] = (),
 ) -> None:
-    """One ledger row, and the spans that go with it, in one round trip (the node runner
-    calls this once per node execution, in the step's transaction)."""
-    values: list[Any] = [
-        tenant_id,
-        run_id,
-        workflow,
-        node,
-        attempt,
-        entry.input_tokens,
-        entry.output_tokens,
-        entry.unpriced_tokens,
-        entry.model_usd,
-        entry.lambda_requests,
-        entry.lambda_gb_seconds,
-        entry.lambda_usd,
-        entry.state_transitions,
-        entry.stepfunctions_usd,
-        entry.api_requests,
-        entry.api_usd,
-        prices_as_of,
-    ]
-    if not spans:
-        conn.execute(f"INSERT INTO cost_entries ({_COST_COLUMNS}) VALUES {_COST_VALUES}", values)
-        return
-    rows = [_span_row(s) for s in spans]
-    conn.execute(
-        f"WITH cost AS (INSERT INTO cost_entries ({_COST_COLUMNS}) VALUES {_COST_VALUES})"
-        f" INSERT INTO run_spans ({_SPAN_COLUMNS}) VALUES "
-        + ", ".join([_SPAN_VALUES] * len(rows))
-        + " ON CONFLICT DO NOTHING",
-        [*values, *(value for row in rows for value in row)],
+    """One ledger row, and the spans that go with it, in one statement."""
+    clauses, values = written_with(
+        tenant_id=tenant_id,
+        run_id=run_id,
+        workflow=workflow,
+        node=node,
+        attempt=attempt,
+        entry=entry,
+        prices_as_of=prices_as_of,
+        spans=spans,
     )
+    conn.execute("WITH " + ", ".join(clauses) + " SELECT 1", values)
+
+
+def written_with(
+    *,
+    tenant_id: uuid.UUID,
+    run_id: uuid.UUID,
+    workflow: str,
+    node: str | None,
+    attempt: int | None,
+    entry: CostEntry | None,
+    prices_as_of: Any,
+    spans: Sequence[SpanRecord] = (),
+) -> tuple[list[str], list[Any]]:
+    """The ledger row (none without `entry`) and the spans as `WITH` clauses and their
+    parameters, for another statement to write with it (the node runner's closing event:
+    `flightdeck.store.steps.append_events(beside=...)`). A span already stored (a retried
+    write) is kept as it was."""
+    clauses: list[str] = []
+    values: list[Any] = []
+    if entry is not None:
+        clauses.append(
+            f"cost AS (INSERT INTO cost_entries ({_COST_COLUMNS}) VALUES {_COST_VALUES})"
+        )
+        values += [
+            tenant_id,
+            run_id,
+            workflow,
+            node,
+            attempt,
+            entry.input_tokens,
+            entry.output_tokens,
+            entry.unpriced_tokens,
+            entry.model_usd,
+            entry.lambda_requests,
+            entry.lambda_gb_seconds,
+            entry.lambda_usd,
+            entry.state_transitions,
+            entry.stepfunctions_usd,
+            entry.api_requests,
+            entry.api_usd,
+            prices_as_of,
+        ]
+    if spans:
+        clauses.append(
+            f"spans AS (INSERT INTO run_spans ({_SPAN_COLUMNS}) VALUES "
+            + ", ".join([_SPAN_VALUES] * len(spans))
+            + " ON CONFLICT DO NOTHING)"
+        )
+        values += [value for s in spans for value in _span_row(s)]
+    return clauses, values
 
 
 Grouping = Literal["run", "workflow", "tenant"]

@@ -52,7 +52,25 @@ ERROR_TYPE = "error.type"
 
 # Values the platform itself makes (ids, names declared in code, numbers): masking them would
 # find nothing, so only the other attributes go through `mask_attributes`.
-_OWN = frozenset({TENANT, RUN, KIND, WORKFLOW, VERSION, NODE, ATTEMPT, BUSINESS_EVENT})
+_OWN = frozenset(
+    {
+        TENANT,
+        RUN,
+        KIND,
+        WORKFLOW,
+        VERSION,
+        NODE,
+        ATTEMPT,
+        BUSINESS_EVENT,
+        # The node that runs next, and a model call's provider, operation, task and model:
+        # names declared in code or configuration, on every node span and model call.
+        "flightdeck.next",
+        "gen_ai.system",
+        "gen_ai.operation.name",
+        "gen_ai.response.model",
+        "task",
+    }
+)
 
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 # Traces whose spans nobody collected (a caller that never writes them): the oldest are
