@@ -147,6 +147,8 @@ def bench_engine(runs: int, steps: int) -> None:
                     "attempt": 0,
                     "execution": "bench",
                     "entered_at": entered,
+                    # As the state machine hands it to every Task: the execution's span.
+                    "traceparent": TRACEPARENT,
                 }
                 node_runner_handler(event, lambda_context())
 
@@ -198,6 +200,7 @@ def bench_engine(runs: int, steps: int) -> None:
             pg.stop()
 
 
+TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 OVERHEAD_P50_BUDGET_MS = 2.5  # issue 10: within the in-memory step + 2.5 ms
 OVERHEAD_P95_BUDGET_MS = 8.0  # DESIGN.md: orchestration overhead per node, p95
 
@@ -284,7 +287,9 @@ def round_trips(svc: Any, tenant: uuid.UUID, url: str) -> tuple[int, int]:
         run_id = _parked_run(svc, tenant, -2)
 
         def request(node: str) -> StepRequest:
-            return StepRequest(run_id, tenant, "support_triage", node, 0, "rt", node)
+            return StepRequest(
+                run_id, tenant, "support_triage", node, 0, "rt", node, traceparent=TRACEPARENT
+            )
 
         runner.run(request("plan"))
         with proxy.counting() as made:
