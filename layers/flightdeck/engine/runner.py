@@ -429,11 +429,10 @@ class NodeRunner:
         else:
             result_next, event_type = next_nodes[0], runs.NODE_SUCCEEDED
 
-        # The closing batch, one round trip: LangGraph's checkpoint, the node's usage and
-        # citation events, the span and ledger row, the node's event, the run's move, COMMIT.
+        # The closing batch, one round trip: LangGraph's checkpoint, the approval a node asked
+        # for, the node's events with its span and ledger row, the run's move, COMMIT.
         with conn.pipeline():
             saver.release(conn)
-            events.flush(conn, run.tenant_id, run.id, request.node)
             result = StepResult(result_next)
             if interrupts:
                 approval = approvals.open_request(
@@ -447,12 +446,14 @@ class NodeRunner:
                 )
                 result = StepResult(INTERRUPT, {"approval_id": str(approval.id)})
             outcome = {END: "end", INTERRUPT: "interrupt"}.get(result.next, "next")
-            # The span and ledger row are written by the statement that writes the event.
+            # One statement: the node's usage and citation events, then its closing event,
+            # and with them the span and ledger rows.
             steps.append_events(
                 conn,
                 run.id,
                 run.tenant_id,
                 [
+                    *events.take(request.node),
                     steps.NewEvent(
                         event_type,
                         node=request.node,
@@ -460,7 +461,7 @@ class NodeRunner:
                         duration_ms=duration_ms,
                         invocation=request.invocation,
                         data={"result": result.to_dict()},
-                    )
+                    ),
                 ],
                 beside=recorder.rows(outcome, next_node=result.next),
             )

@@ -57,16 +57,12 @@ class NodeEvents:
         """The data of the events of `type_` not yet written (metrics are taken from them)."""
         return [data for t, data in self._events if t == type_]
 
-    def flush(self, conn: Connection, tenant_id: uuid.UUID, run_id: uuid.UUID, node: str) -> None:
-        """Write the events in one statement that reads nothing back (it may travel in the
-        step's closing pipeline)."""
-        steps.append_events(
-            conn,
-            run_id,
-            tenant_id,
-            [steps.NewEvent(type_, node=node, data=data) for type_, data in self._events],
-        )
+    def take(self, node: str) -> list[steps.NewEvent]:
+        """The events not yet written, as `node`'s, to write in the step's closing statement
+        (`steps.append_events`); they are not handed out again."""
+        taken = [steps.NewEvent(type_, node=node, data=data) for type_, data in self._events]
         self._events.clear()
+        return taken
 
 
 SpanFactory = Callable[..., AbstractContextManager[tracing.Span]]

@@ -179,21 +179,19 @@ def enter(
         "NOT EXISTS (SELECT 1 FROM run_events WHERE run_id = %(run)s"
         " AND invocation = %(invocation)s)"
     )
+    # One statement: the move, then the events in order (the move's event only if it moved).
     conn.execute(
         "WITH moved AS (UPDATE runs SET status = %(start)s, current_node = %(node)s,"
         " started_at = COALESCE(started_at, now()), finished_at = NULL, updated_at = now()"
         " WHERE id = %(run)s AND workflow = %(workflow)s AND status = 'queued'"
         f" AND {fresh} RETURNING id)"
-        " INSERT INTO run_events (run_id, tenant_id, type, data)"
-        " SELECT id, %(tenant)s, %(started)s, '{}'::jsonb FROM moved",
-        params,
-    )
-    conn.execute(
-        "INSERT INTO run_events (run_id, tenant_id, type, node, attempt, data)"
-        " SELECT %(run)s, %(tenant)s, e.type, %(node)s, %(attempt)s, '{}'::jsonb"
-        " FROM (VALUES (1, %(retried)s), (2, %(entered)s)) AS e(ord, type)"
-        " WHERE e.type IS NOT NULL AND EXISTS (SELECT 1 FROM runs WHERE id = %(run)s"
-        " AND workflow = %(workflow)s AND status <> ALL(%(terminal)s))"
+        " INSERT INTO run_events (run_id, tenant_id, type, node, attempt, data)"
+        " SELECT %(run)s, %(tenant)s, e.type, e.node, e.attempt, '{}'::jsonb"
+        " FROM (VALUES (1, %(started)s, NULL, NULL), (2, %(retried)s, %(node)s, %(attempt)s),"
+        " (3, %(entered)s, %(node)s, %(attempt)s)) AS e(ord, type, node, attempt)"
+        " WHERE e.type IS NOT NULL AND (e.ord <> 1 OR EXISTS (SELECT 1 FROM moved))"
+        " AND EXISTS (SELECT 1 FROM runs WHERE id = %(run)s AND workflow = %(workflow)s"
+        " AND status <> ALL(%(terminal)s))"
         f" AND {fresh} ORDER BY e.ord",
         {
             **params,
