@@ -48,17 +48,14 @@ def live_alias_id(synthesized: Synthesized, part: str, handler: str) -> str:
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
-def test_snapstart_is_on_for_the_api_and_the_node_runner_only(
+def test_snapstart_is_on_for_the_api_and_the_node_runner(
     stage: str, request: pytest.FixtureRequest
 ) -> None:
     synthesized: Synthesized = request.getfixturevalue(stage)
-    for part in ("api", "workflow"):
-        for function in resources(synthesized.template(part), "AWS::Lambda::Function").values():
-            props = function["Properties"]
-            if props.get("Handler") in SNAP_STARTED:
-                assert props["SnapStart"] == {"ApplyOn": "PublishedVersions"}, props["Handler"]
-            else:
-                assert "SnapStart" not in props, props.get("Handler")
+    for handler, part in SNAP_STARTED.items():
+        functions = resources(synthesized.template(part), "AWS::Lambda::Function")
+        props = functions[function_id(synthesized, part, handler)]["Properties"]
+        assert props["SnapStart"] == {"ApplyOn": "PublishedVersions"}, handler
 
 
 @pytest.mark.parametrize(("handler", "part"), sorted(SNAP_STARTED.items()))
@@ -72,23 +69,25 @@ def test_api_gateway_invokes_the_api_functions_live_alias(dev: Synthesized) -> N
     template = dev.template("api")
     alias = {"Ref": live_alias_id(dev, "api", API_HANDLER)}
     function = function_id(dev, "api", API_HANDLER)
+    bare = {"Fn::GetAtt": [function, "Arn"]}
     methods = resources(template, "AWS::ApiGateway::Method")
-    integrations = [m["Properties"]["Integration"] for m in methods.values()]
-    proxied = [i for i in integrations if i.get("Type") == "AWS_PROXY"]
-    # Given the proxy methods (the root and {proxy+}), each one's Lambda URI names the alias.
-    assert len(proxied) >= 2
-    for integration in proxied:
-        parts = integration["Uri"]["Fn::Join"][1]
-        assert alias in parts, parts
-        assert {"Fn::GetAtt": [function, "Arn"]} not in parts
-    # And API Gateway may invoke the alias (the permission names it, not the bare function).
-    permissions = [
-        p["Properties"]
+    uris = [
+        m["Properties"]["Integration"]["Uri"]["Fn::Join"][1]
+        for m in methods.values()
+        if m["Properties"].get("Integration", {}).get("Type") == "AWS_PROXY"
+    ]
+    # Given the proxy methods, those of the API function (at least the root and {proxy+})
+    # name its alias in their Lambda URI, and none names the bare function ($LATEST).
+    assert sum(alias in parts for parts in uris) >= 2
+    assert not any(bare in parts for parts in uris)
+    # And API Gateway's permissions for the API function name the alias, never the function.
+    named = [
+        p["Properties"]["FunctionName"]
         for p in resources(template, "AWS::Lambda::Permission").values()
         if p["Properties"]["Principal"] == "apigateway.amazonaws.com"
     ]
-    assert permissions
-    assert all(p["FunctionName"] == alias for p in permissions)
+    assert alias in named
+    assert not any(name in ({"Ref": function}, bare) for name in named)
 
 
 def test_every_state_machine_task_invokes_the_node_runners_live_alias(dev: Synthesized) -> None:
