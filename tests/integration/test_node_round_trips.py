@@ -221,3 +221,26 @@ def test_the_runners_threads_read_the_same_under_langgraphs_own_checkpointer(
     assert steps == list(range(-1, len(steps) - 1))
     assert history[-1].metadata["source"] == "input"
     assert sum(1 for e in platform.events(run_id) if e.type == runs.NODE_SUCCEEDED) == 5
+
+
+def test_the_step_saver_writes_what_it_holds_before_any_other_read(conn: Any) -> None:
+    from langgraph.checkpoint.base import empty_checkpoint
+
+    from flightdeck.engine.checkpointer import StepSaver
+
+    saver = StepSaver(conn)
+    thread = {"configurable": {"thread_id": f"t-{uuid.uuid4()}", "checkpoint_ns": ""}}
+    # Given the thread's latest checkpoint read at the step's start (none yet)
+    saver.adopt(thread["configurable"]["thread_id"], None)
+    assert saver.get_tuple(thread) is None
+
+    # When LangGraph writes while the step holds its writes
+    saver.hold()
+    saved = saver.put(thread, empty_checkpoint(), {"source": "input", "step": -1}, {})
+    assert conn.execute("SELECT count(*) AS n FROM checkpoints").fetchone()["n"] == 0
+
+    # Then a read of the thread writes them first and finds them (nothing stale is answered)
+    found = saver.get_tuple(thread)
+    assert found is not None
+    assert found.config["configurable"]["checkpoint_id"] == saved["configurable"]["checkpoint_id"]
+    assert conn.execute("SELECT count(*) AS n FROM checkpoints").fetchone()["n"] == 1
