@@ -39,6 +39,10 @@ from stacks.runtime import (
 from stacks.workflow import WorkflowStack
 
 API_HANDLER = "functions.api.handler.handler"
+# `POST /v1/webhooks/{workflow}` (operation triggerWebhook) has its own function, answering
+# without FastAPI's routing (`flightdeck.engine.intake`); every other route is the app's.
+WEBHOOK_INGRESS_HANDLER = "functions.webhook_ingress.handler.handler"
+WEBHOOK_PATH = "v1/webhooks/{workflow}"
 STAGE_NAME = "v1"
 
 
@@ -128,6 +132,7 @@ class ApiStack(Stack):
                 metrics_enabled=True,
             ),
         )
+        self._webhook_ingress(config, factory, environment, data, workflow)
         self._firewall(config)
 
         self.url = self.api.url
@@ -196,6 +201,59 @@ class ApiStack(Stack):
     def _visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
         return wafv2.CfnWebACL.VisibilityConfigProperty(
             cloud_watch_metrics_enabled=True, metric_name=name, sampled_requests_enabled=True
+        )
+
+    def _webhook_ingress(
+        self,
+        config: StageConfig,
+        factory: FunctionFactory,
+        environment: dict[str, str],
+        data: DataStack,
+        workflow: WorkflowStack,
+    ) -> None:
+        """The webhook route's own function behind the same API: API Gateway sends
+        `POST /v1/webhooks/{workflow}` to it (a resource more specific than the app's proxy),
+        with the same contract as the app's route. It verifies, seals and stores triggers and
+        starts their executions: nothing else."""
+        self.webhook_function = factory.function(
+            self,
+            "WebhookIngress",
+            handler=WEBHOOK_INGRESS_HANDLER,
+            description="Flightdeck webhook intake: POST /v1/webhooks/{workflow}",
+            environment=environment,
+            network=data.network,
+            timeout=Duration.seconds(29),
+            memory_mb=1024,
+        )
+        function = self.webhook_function
+        data.secret.grant_read(function)
+        # Triggers are stored sealed.
+        data.trigger_key.grant_encrypt(function)
+        # Verification reads the signing secrets (the grant is the API's, read and write).
+        grant_tenant_secrets(function, config)
+        # A large trigger is stored in S3 under tenants/<id>/runs/.
+        data.artifacts.grant_put(function)
+        for machine in workflow.state_machines.values():
+            machine.grant_start_execution(function)
+        # The proxying API refuses `add_resource` on its root; a resource made beside it is
+        # fine, and API Gateway prefers it to `{proxy+}` for the paths it matches.
+        first, *rest = WEBHOOK_PATH.split("/")
+        top = apigw.Resource(self, "WebhookResource", parent=self.api.root, path_part=first)
+        resource = top
+        for part in rest:
+            resource = resource.add_resource(part)
+        resource.add_method("POST", apigw.LambdaIntegration(function))
+        nag.waive(
+            top,
+            nag.Waiver(
+                "AwsSolutions-APIG4",
+                "Webhooks are authorized by their Standard Webhooks HMAC signature, checked by "
+                "the function against the tenant's secrets.",
+            ),
+            nag.Waiver(
+                "AwsSolutions-COG4",
+                "No Cognito: the caller is n8n (or any sender) with a signed webhook.",
+            ),
         )
 
     def _waivers(self) -> None:

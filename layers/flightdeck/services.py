@@ -85,7 +85,22 @@ class Services:
 
     @cached_property
     def sfn(self) -> Any:
-        return self.client("stepfunctions")
+        """Step Functions, retrying once: a webhook whose execution cannot start is answered
+        503 within about a second (its sender retries, the sweeper starts it), not after
+        botocore's default backoff of up to 15 s."""
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            "stepfunctions",
+            region_name=self.settings.aws_region,
+            endpoint_url=self.settings.aws_endpoint_url,
+            config=Config(
+                retries={"mode": "standard", "max_attempts": 2},
+                connect_timeout=3,
+                read_timeout=10,
+            ),
+        )
 
     @cached_property
     def sealer(self) -> TriggerSealer | None:

@@ -57,13 +57,8 @@ class StepFunctionsOutage:
 
 
 @pytest.fixture
-def outage(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> Iterator[StepFunctionsOutage]:
-    # botocore retries an unreachable endpoint a few times before giving up: fewer here, so
-    # the test's deliveries fit in the outage (what is tested is what happens after them).
-    monkeypatch.setenv("AWS_RETRY_MODE", "standard")
-    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
-    platform.services.__dict__.pop("sfn", None)
-    platform.services.__dict__.pop("runs", None)
+def outage(platform: Platform) -> Iterator[StepFunctionsOutage]:
+    # The client the platform starts executions with, its own retries included.
     with StepFunctionsOutage(platform.services.sfn) as injected:
         yield injected
 

@@ -377,24 +377,18 @@ class RunService:
         if not spans and entry is None:
             return
         run = started.run
-        # Not pipelined: psycopg's pipeline costs more than the three short round trips it
-        # saves here, once the commit does not wait for the disk.
-        with self._connection() as conn, scoped(conn, run.tenant_id):
-            conn.execute("SELECT set_config('synchronous_commit', 'off', true)")
-            if entry is not None and self._prices is not None:
-                telemetry_store.insert_cost(
-                    conn,
-                    tenant_id=run.tenant_id,
-                    run_id=run.id,
-                    workflow=run.workflow,
-                    node=None,
-                    attempt=None,
-                    entry=entry,
-                    prices_as_of=self._prices.as_of,
-                    spans=spans,
-                )
-            else:
-                telemetry_store.insert_spans(conn, spans)
+        clauses, values = telemetry_store.written_with(
+            tenant_id=run.tenant_id,
+            run_id=run.id,
+            workflow=run.workflow,
+            node=None,
+            attempt=None,
+            entry=entry,
+            prices_as_of=self._prices.as_of if self._prices is not None else None,
+            spans=spans,
+        )
+        with self._connection() as conn:
+            runs.write_unflushed(conn, run.tenant_id, clauses, values)
         self._tracing.flush()
 
     def start_scheduled(self, *, workflow_name: str, scheduled_at: str) -> list[Started]:
