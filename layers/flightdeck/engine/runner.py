@@ -101,13 +101,17 @@ def thread_config(run_id: uuid.UUID) -> dict[str, Any]:
     return {"configurable": {"thread_id": str(run_id)}}
 
 
-def decision_as_resume(approval: approvals.Approval) -> dict[str, Any]:
+def decision_as_resume(
+    approval: approvals.Approval, sealer: TriggerSealer | None = None
+) -> dict[str, Any]:
     """What the interrupted node receives from `interrupt()` once a person (or the timeout
-    policy) has decided."""
+    policy) has decided (an edit's sealed fields opened)."""
+    from flightdeck.engine.approvals import opened_edit
+
     decision = dict(approval.decision or {})
     return {
         "decision": decision.get("decision"),
-        "payload": decision.get("payload"),
+        "payload": opened_edit(sealer, approval),
         "decided_by": approval.decided_by,
         "approval_id": str(approval.id),
     }
@@ -382,7 +386,7 @@ class NodeRunner:
             if pending:
                 approval = approvals.latest_for_node(conn, run.id, request.node, pending[0].id)
                 if approval is not None and approval.status != "pending":
-                    node_input = Command(resume=decision_as_resume(approval))
+                    node_input = Command(resume=decision_as_resume(approval, self._sealer()))
         else:
             raise NodeMismatchError(
                 f"Step Functions asked for {request.node!r} but LangGraph has next "
