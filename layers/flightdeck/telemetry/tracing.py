@@ -62,9 +62,11 @@ _OWN = frozenset(
         NODE,
         ATTEMPT,
         BUSINESS_EVENT,
-        # The node that runs next, and a model call's provider, operation, task and model:
-        # names declared in code or configuration, on every node span and model call.
+        # The node that runs next, the node execution's invocation (execution name = run id,
+        # node, Step Functions' entry time), and a model call's provider, operation, task and
+        # model: made by the platform or declared in code or configuration.
         "flightdeck.next",
+        "faas.invocation_id",
         "gen_ai.system",
         "gen_ai.operation.name",
         "gen_ai.response.model",
