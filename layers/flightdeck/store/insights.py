@@ -1,12 +1,18 @@
 """Business outcomes and technical health, computed in SQL from what the engine records.
 
-Every figure comes from the rows themselves (runs, run events, approvals, annotations and the
-runs' before/after snapshots in `run_outcomes`), never from a cache that could drift; time to
-benefit adds up `run_outcome_days`, which a trigger keeps in step with `run_outcomes` in the
-same transaction as each write (migration 0015). A window
-selects runs by when they were triggered (`created_at`), `since` inclusive, `until` exclusive;
-everything about a run (its approvals, annotations, node executions) follows the run into the
-window it was triggered in. Time to benefit alone looks at all time.
+A window selects runs by when they were triggered (`created_at`), `since` inclusive, `until`
+exclusive; everything about a run (its approvals, annotations, node executions) follows the run
+into the window it was triggered in. Time to benefit alone looks at all time.
+
+The figures are read from rollups (migration 0019): per tenant, workflow (and node) and UTC
+hour and day of the runs' trigger, counts and sums, and a sketch of each percentile's variable.
+A window is answered from its whole days' rows, the whole hours at its two ends, and the base
+rows of the minutes before its first whole hour and after its last, computed by the same SQL
+function that fills the hour rows. Counts and sums are exact; percentiles are within
+`RELATIVE_ERROR` of percentile_cont over the same rows (see `quantile`). Every write that
+changes what a rollup sums leaves a mark; the first read of a tenant's figures in a transaction
+recomputes the marked hours first (`refresh`), so the rollups never lag the rows they sum. Time to
+benefit adds up `run_outcome_days` (migration 0015).
 
 The queries run inside a tenant-scoped transaction (row-level security); they also name the
 tenant, so the planner can use the tenant indexes.
@@ -14,20 +20,26 @@ tenant, so the planner can use the tenant indexes.
 
 from __future__ import annotations
 
+import math
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from flightdeck.store.db import Connection
 
 Bucket = Literal["day", "week"]
-IN_PROGRESS = ("queued", "running", "waiting_for_approval")
-# Node events that end one execution of a node: it ran to its end, paused for a person, or failed.
-NODE_EXECUTED = ("node.succeeded", "node.interrupted", "node.failed")
 # Score annotations with this metric, and labels with this prefix, speak of the end customer.
 CX_METRIC = "cx"
 CX_LABEL_PREFIX = "cx:"
+
+# The sketches' relative accuracy (migration 0019): bucket k holds gamma^(k-1) < x <= gamma^k.
+RELATIVE_ERROR = 0.01
+GAMMA = (1 + RELATIVE_ERROR) / (1 - RELATIVE_ERROR)
+ZERO_KEY = -2147483648  # values at or below zero
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -38,78 +50,220 @@ class Scope:
     workflow: str | None = None
 
     def params(self) -> dict[str, Any]:
+        """The window's parameters, and its split into rollup rows and base rows: whole days
+        [day_from, day_to), whole hours [hour_a_from, hour_a_to) and [hour_b_from, hour_b_to),
+        and base rows [since, edge_a) and [edge_b, until). Empty ranges are (x, x)."""
+        since, until = self.since.astimezone(UTC), self.until.astimezone(UTC)
+        h0, h1 = _ceil(since, HOUR), _floor(until, HOUR)
+        if h0 >= h1:  # no whole hour: the window is read from the base rows
+            ranges = {
+                "edge_a": until,
+                "edge_b": until,
+                "hour_a_from": until,
+                "hour_a_to": until,
+                "hour_b_from": until,
+                "hour_b_to": until,
+                "day_from": until,
+                "day_to": until,
+            }
+        else:
+            d0, d1 = _ceil(h0, DAY), _floor(h1, DAY)
+            if d0 >= d1:  # no whole day: whole hours between the edges
+                d0 = d1 = h1
+            ranges = {
+                "edge_a": h0,
+                "edge_b": h1,
+                "hour_a_from": h0,
+                "hour_a_to": d0,
+                "hour_b_from": d1,
+                "hour_b_to": h1,
+                "day_from": d0,
+                "day_to": d1,
+            }
         return {
             "tenant": self.tenant_id,
-            "since": self.since,
-            "until": self.until,
+            "since": since,
+            "until": until,
             "workflow": self.workflow,
+            **ranges,
         }
 
 
-_RUNS_IN_SCOPE = """
-    r.tenant_id = %(tenant)s
-    AND r.created_at >= %(since)s AND r.created_at < %(until)s
-    AND (%(workflow)s::text IS NULL OR r.workflow = %(workflow)s)
-"""
+def _floor(moment: datetime, step: timedelta) -> datetime:
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    return epoch + ((moment - epoch) // step) * step
 
-# One row per workflow and one total row (`workflow` NULL), from runs and their snapshots.
-_FIGURES = f"""
-WITH scoped AS (
-    SELECT r.workflow, r.status, r.created_at, r.finished_at,
-           o.baseline_minutes, o.staff_minutes, o.turnaround_seconds, o.quality_score,
-           EXISTS (SELECT 1 FROM approvals a
-                   WHERE a.run_id = r.id AND a.status = 'edited') AS edited
-    FROM runs r LEFT JOIN run_outcomes o ON o.run_id = r.id
-    WHERE {_RUNS_IN_SCOPE}
+
+def _ceil(moment: datetime, step: timedelta) -> datetime:
+    floor = _floor(moment, step)
+    return floor if floor == moment else floor + step
+
+
+def refresh(conn: Connection, tenant_id: uuid.UUID) -> int:
+    """Recompute the tenant's hours that writes marked since the last refresh (and their
+    days); returns how many hours. The figures below call it first."""
+    row = conn.execute("SELECT flightdeck_refresh_rollups(%s) AS n", (tenant_id,)).fetchone()
+    return int(row["n"]) if row else 0
+
+
+@dataclass(frozen=True)
+class Sketch:
+    """Merged buckets of a sketch, in key order (migration 0019)."""
+
+    keys: Sequence[int]
+    counts: Sequence[int]
+    lows: Sequence[float]
+    highs: Sequence[float]
+
+    @classmethod
+    def of(cls, row: dict[str, Any], prefix: str) -> Sketch:
+        return cls(
+            row[f"{prefix}_keys"] or (),
+            row[f"{prefix}_counts"] or (),
+            row[f"{prefix}_lows"] or (),
+            row[f"{prefix}_highs"] or (),
+        )
+
+    def _order_statistic(self, index: int) -> float:
+        """The value at 0-based `index` of the sorted values, as its bucket tells it."""
+        first = 0
+        for key, n, low, high in zip(self.keys, self.counts, self.lows, self.highs, strict=True):
+            if index < first + n:
+                if index == first:
+                    return float(low)
+                if index == first + n - 1:
+                    return float(high)
+                middle = 0.0 if key == ZERO_KEY else 2 * GAMMA**key / (GAMMA + 1)
+                return min(max(middle, float(low)), float(high))
+            first += n
+        raise IndexError(index)
+
+    def quantile(self, q: float) -> float | None:
+        """percentile_cont(q) of the values, within RELATIVE_ERROR of the exact one: each of the
+        two order statistics it interpolates between is its bucket's smallest or largest value
+        when it is the bucket's first or last, else the bucket's middle clamped to the values
+        the bucket holds. None when there are no values."""
+        total = sum(self.counts)
+        if not total:
+            return None
+        rank = q * (total - 1)
+        below = math.floor(rank)
+        first = self._order_statistic(below)
+        if rank == below:
+            return first
+        second = self._order_statistic(below + 1)
+        return first + (rank - below) * (second - first)
+
+
+# The rollup's value columns: what flightdeck_run_rollup returns, and run_rollups holds.
+_RUN_COLUMNS = (
+    "start, workflow, runs, succeeded, failed, cancelled, in_progress, succeeded_without_edit,"
+    " approvals_decided, approvals_accepted, measured_runs, baseline_minutes, staff_minutes,"
+    " minutes_saved, quality_score_sum, annotation_scores, annotation_score_sum, cx_scores,"
+    " cx_score_sum, cx_labels, turnaround, cx_turnaround"
 )
-SELECT workflow, GROUPING(workflow) = 1 AS is_total,
-       count(*) AS runs,
-       count(*) FILTER (WHERE status = 'succeeded') AS succeeded,
-       count(*) FILTER (WHERE status = 'failed') AS failed,
-       count(*) FILTER (WHERE status = 'cancelled') AS cancelled,
-       count(*) FILTER (WHERE status IN {IN_PROGRESS!r}) AS in_progress,
-       count(*) FILTER (WHERE status = 'succeeded' AND NOT edited) AS succeeded_without_edit,
-       count(baseline_minutes) AS measured_runs,
-       coalesce(sum(baseline_minutes), 0) AS baseline_minutes,
-       coalesce(sum(staff_minutes), 0) AS staff_minutes,
-       coalesce(sum(greatest(baseline_minutes - staff_minutes, 0)), 0) AS minutes_saved,
-       avg(quality_score) AS mean_quality_score,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY turnaround_seconds) AS cx_p50,
-       percentile_cont(0.9) WITHIN GROUP (ORDER BY turnaround_seconds) AS cx_p90,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - created_at))
-           FILTER (WHERE status = 'succeeded') AS turnaround_p50,
-       percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - created_at))
-           FILTER (WHERE status = 'succeeded') AS turnaround_p95
-FROM scoped
-GROUP BY GROUPING SETS ((workflow), ())
+_NODE_COLUMNS = "start, workflow, node, executions, failures, retries, first_event, duration"
+
+
+def _pieces(table: str, function: str, columns: str) -> str:
+    """The rows that add up to the window: whole days, whole hours, the base rows of the
+    minutes at the ends; of one workflow when the scope names one."""
+    return f"""
+    SELECT * FROM (
+        SELECT {columns} FROM {table}
+        WHERE tenant_id = %(tenant)s AND span = 'day'
+          AND start >= %(day_from)s AND start < %(day_to)s
+        UNION ALL
+        SELECT {columns} FROM {table}
+        WHERE tenant_id = %(tenant)s AND span = 'hour'
+          AND (start >= %(hour_a_from)s AND start < %(hour_a_to)s
+               OR start >= %(hour_b_from)s AND start < %(hour_b_to)s)
+        UNION ALL
+        SELECT {columns} FROM {function}(%(tenant)s, %(since)s, %(edge_a)s)
+        UNION ALL
+        SELECT {columns} FROM {function}(%(tenant)s, %(edge_b)s, %(until)s)
+    ) p
+    WHERE %(workflow)s::text IS NULL OR p.workflow = %(workflow)s
+    """
+
+
+def _sketch_columns(source: str, prefix: str, where: str) -> str:
+    """The merged buckets of the sketches in `source` matching `where`, as four arrays."""
+    return ", ".join(
+        f"(SELECT array_agg(b.{part} ORDER BY b.k) FROM {source} b WHERE {where})"
+        f" AS {prefix}_{name}"
+        for part, name in (("k", "keys"), ("n", "counts"), ("lo", "lows"), ("hi", "highs"))
+    )
+
+
+_RUN_PIECES = _pieces("run_rollups", "flightdeck_run_rollup", _RUN_COLUMNS)
+
+# Sketch buckets of run pieces, merged per `group` (a GROUPING SETS list) and measure.
+_RUN_BUCKETS = """
+    SELECT {select}, m.measure, u.k, sum(u.n)::int AS n, min(u.lo) AS lo, max(u.hi) AS hi
+    FROM pieces p
+    CROSS JOIN LATERAL (VALUES ('turnaround', p.turnaround), ('cx', p.cx_turnaround))
+        AS m(measure, s)
+    CROSS JOIN LATERAL unnest((m.s).keys, (m.s).counts, (m.s).lows, (m.s).highs)
+        AS u(k, n, lo, hi)
+    GROUP BY {group}
 """
 
-_APPROVALS = f"""
-SELECT r.workflow, GROUPING(r.workflow) = 1 AS is_total,
-       count(*) FILTER (WHERE a.status IN ('approved', 'edited', 'rejected')) AS decided,
-       count(*) FILTER (WHERE a.status IN ('approved', 'edited')) AS accepted
-FROM approvals a JOIN runs r ON r.id = a.run_id
-WHERE {_RUNS_IN_SCOPE}
-GROUP BY GROUPING SETS ((r.workflow), ())
-"""
-
-_SCORES = f"""
-SELECT r.workflow, GROUPING(r.workflow) = 1 AS is_total,
-       count(*) FILTER (WHERE n.metric IS DISTINCT FROM '{CX_METRIC}') AS scores,
-       avg(n.score) FILTER (WHERE n.metric IS DISTINCT FROM '{CX_METRIC}') AS mean_score,
-       count(*) FILTER (WHERE n.metric = '{CX_METRIC}') AS cx_scores,
-       avg(n.score) FILTER (WHERE n.metric = '{CX_METRIC}') AS mean_cx_score
-FROM annotations n JOIN runs r ON r.id = n.run_id
-WHERE n.kind = 'score' AND {_RUNS_IN_SCOPE}
-GROUP BY GROUPING SETS ((r.workflow), ())
-"""
-
-_CX_LABELS = f"""
-SELECT r.workflow, GROUPING(r.workflow) = 1 AS is_total, n.label, count(*) AS n
-FROM annotations n JOIN runs r ON r.id = n.run_id
-WHERE n.kind = 'label' AND starts_with(n.label, '{CX_LABEL_PREFIX}') AND {_RUNS_IN_SCOPE}
-GROUP BY GROUPING SETS ((r.workflow, n.label), (n.label))
-ORDER BY n.label
+# One row per workflow and one total row (`workflow` NULL): counts, sums, labels, sketches.
+_FIGURES = f"""
+WITH pieces AS MATERIALIZED ({_RUN_PIECES}),
+totals AS (
+    SELECT workflow, GROUPING(workflow) = 1 AS is_total,
+           coalesce(sum(runs), 0)::int AS runs, coalesce(sum(succeeded), 0)::int AS succeeded,
+           coalesce(sum(failed), 0)::int AS failed, coalesce(sum(cancelled), 0)::int AS cancelled,
+           coalesce(sum(in_progress), 0)::int AS in_progress,
+           coalesce(sum(succeeded_without_edit), 0)::int AS succeeded_without_edit,
+           coalesce(sum(approvals_decided), 0)::int AS approvals_decided,
+           coalesce(sum(approvals_accepted), 0)::int AS approvals_accepted,
+           coalesce(sum(measured_runs), 0)::int AS measured_runs,
+           coalesce(sum(baseline_minutes), 0)::float8 AS baseline_minutes,
+           coalesce(sum(staff_minutes), 0)::float8 AS staff_minutes,
+           coalesce(sum(minutes_saved), 0)::float8 AS minutes_saved,
+           (sum(quality_score_sum) / nullif(sum(measured_runs), 0))::float8
+               AS mean_quality_score,
+           coalesce(sum(annotation_scores), 0)::int AS annotation_scores,
+           (sum(annotation_score_sum) / nullif(sum(annotation_scores), 0))::float8
+               AS mean_annotation_score,
+           coalesce(sum(cx_scores), 0)::int AS cx_scores,
+           (sum(cx_score_sum) / nullif(sum(cx_scores), 0))::float8 AS mean_cx_score
+    FROM pieces GROUP BY GROUPING SETS ((workflow), ())
+), labels AS (
+    SELECT p.workflow, GROUPING(p.workflow) = 1 AS is_total, j.key AS label,
+           sum(j.value::int)::int AS n
+    FROM pieces p, jsonb_each_text(p.cx_labels) j
+    GROUP BY GROUPING SETS ((p.workflow, j.key), (j.key))
+), buckets AS ({
+    _RUN_BUCKETS.format(
+        select="p.workflow, GROUPING(p.workflow) = 1 AS is_total",
+        group="GROUPING SETS ((p.workflow, m.measure, u.k), (m.measure, u.k))",
+    )
+})
+SELECT t.*,
+       coalesce((SELECT jsonb_object_agg(l.label, l.n) FROM labels l
+                 WHERE l.is_total = t.is_total AND l.workflow IS NOT DISTINCT FROM t.workflow),
+                '{{}}'::jsonb) AS cx_labels,
+       {
+    _sketch_columns(
+        "buckets",
+        "turnaround",
+        "b.is_total = t.is_total AND b.workflow IS NOT DISTINCT FROM t.workflow"
+        " AND b.measure = 'turnaround'",
+    )
+},
+       {
+    _sketch_columns(
+        "buckets",
+        "cx",
+        "b.is_total = t.is_total AND b.workflow IS NOT DISTINCT FROM t.workflow"
+        " AND b.measure = 'cx'",
+    )
+}
+FROM totals t
 """
 
 
@@ -118,29 +272,26 @@ def _by_workflow(rows: list[dict[str, Any]]) -> dict[str | None, dict[str, Any]]
     return {None if row["is_total"] else row["workflow"]: row for row in rows}
 
 
+def _percentiles(row: dict[str, Any], prefix: str, named: dict[str, float]) -> None:
+    """Replace the row's sketch `prefix` by the percentiles `named` (column: q)."""
+    sketch = Sketch.of(row, prefix)
+    for part in ("keys", "counts", "lows", "highs"):
+        del row[f"{prefix}_{part}"]
+    for column, q in named.items():
+        row[column] = sketch.quantile(q)
+
+
 def figures(conn: Connection, scope: Scope) -> dict[str | None, dict[str, Any]]:
     """The outcome figures per workflow and in total (key None), as flat rows.
 
-    A workflow with no run in the window has no key; the total is always there.
+    A workflow with no run in the window has no key; the total is always there (its counts 0
+    when the window holds no run).
     """
-    params = scope.params()
-    rows = _by_workflow(conn.execute(_FIGURES, params).fetchall())
-    approvals = _by_workflow(conn.execute(_APPROVALS, params).fetchall())
-    scores = _by_workflow(conn.execute(_SCORES, params).fetchall())
-    labels: dict[str | None, dict[str, int]] = {}
-    for row in conn.execute(_CX_LABELS, params).fetchall():
-        key = None if row["is_total"] else row["workflow"]
-        labels.setdefault(key, {})[row["label"]] = row["n"]
-    for key, row in rows.items():
-        decided = approvals.get(key, {})
-        scored = scores.get(key, {})
-        row["approvals_decided"] = decided.get("decided", 0)
-        row["approvals_accepted"] = decided.get("accepted", 0)
-        row["annotation_scores"] = scored.get("scores", 0)
-        row["mean_annotation_score"] = scored.get("mean_score")
-        row["cx_scores"] = scored.get("cx_scores", 0)
-        row["mean_cx_score"] = scored.get("mean_cx_score")
-        row["cx_labels"] = labels.get(key, {})
+    refresh(conn, scope.tenant_id)
+    rows = _by_workflow(conn.execute(_FIGURES, scope.params()).fetchall())
+    for row in rows.values():
+        _percentiles(row, "turnaround", {"turnaround_p50": 0.5, "turnaround_p95": 0.95})
+        _percentiles(row, "cx", {"cx_p50": 0.5, "cx_p90": 0.9})
     return rows
 
 
@@ -224,46 +375,29 @@ def benefit(
 
 
 _SERIES = f"""
-WITH buckets AS (
+WITH pieces AS MATERIALIZED ({_RUN_PIECES}),
+starts AS (
     SELECT generate_series(date_trunc(%(bucket)s, %(since)s::timestamptz, 'UTC'),
                            %(until)s::timestamptz - interval '1 microsecond',
                            ('1 ' || %(bucket)s)::interval) AS start
-), scoped AS (
-    SELECT date_trunc(%(bucket)s, r.created_at, 'UTC') AS start, r.status,
-           extract(epoch FROM r.finished_at - r.created_at) AS turnaround,
-           o.baseline_minutes, o.staff_minutes, o.turnaround_seconds, o.quality_score,
-           EXISTS (SELECT 1 FROM approvals a
-                   WHERE a.run_id = r.id AND a.status = 'edited') AS edited,
-           (SELECT count(*) FROM approvals a WHERE a.run_id = r.id
-                AND a.status IN ('approved', 'edited', 'rejected')) AS decided,
-           (SELECT count(*) FROM approvals a WHERE a.run_id = r.id
-                AND a.status IN ('approved', 'edited')) AS accepted
-    FROM runs r LEFT JOIN run_outcomes o ON o.run_id = r.id
-    WHERE {_RUNS_IN_SCOPE}
 ), figures AS (
-    SELECT start,
-           count(*) AS runs,
-           count(*) FILTER (WHERE status = 'succeeded') AS succeeded,
-           count(*) FILTER (WHERE status = 'failed') AS failed,
-           count(*) FILTER (WHERE status IN ('succeeded', 'failed', 'cancelled')) AS finished,
-           count(*) FILTER (WHERE status = 'succeeded' AND NOT edited) AS without_edit,
-           sum(decided) AS decided,
-           sum(accepted) AS accepted,
-           coalesce(sum(baseline_minutes), 0) AS baseline_minutes,
-           coalesce(sum(staff_minutes), 0) AS staff_minutes,
-           coalesce(sum(greatest(baseline_minutes - staff_minutes, 0)), 0) AS minutes_saved,
-           avg(quality_score) AS mean_quality_score,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY turnaround)
-               FILTER (WHERE status = 'succeeded') AS turnaround_p50_seconds,
-           percentile_cont(0.95) WITHIN GROUP (ORDER BY turnaround)
-               FILTER (WHERE status = 'succeeded') AS turnaround_p95_seconds,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY turnaround_seconds)
-               AS cx_turnaround_p50_seconds,
-           percentile_cont(0.9) WITHIN GROUP (ORDER BY turnaround_seconds)
-               AS cx_turnaround_p90_seconds
-    FROM scoped GROUP BY start
-)
-SELECT b.start,
+    SELECT date_trunc(%(bucket)s, start, 'UTC') AS start,
+           sum(runs)::int AS runs, sum(succeeded)::int AS succeeded, sum(failed)::int AS failed,
+           sum(succeeded + failed + cancelled) AS finished,
+           sum(succeeded_without_edit) AS without_edit,
+           sum(approvals_decided) AS decided, sum(approvals_accepted) AS accepted,
+           sum(measured_runs) AS measured_runs, sum(quality_score_sum) AS quality_score_sum,
+           sum(baseline_minutes)::float8 AS baseline_minutes,
+           sum(staff_minutes)::float8 AS staff_minutes,
+           sum(minutes_saved)::float8 AS minutes_saved
+    FROM pieces GROUP BY 1
+), buckets AS ({
+    _RUN_BUCKETS.format(
+        select="date_trunc(%(bucket)s, p.start, 'UTC') AS start",
+        group="1, m.measure, u.k",
+    )
+})
+SELECT s.start,
        coalesce(f.runs, 0) AS runs,
        coalesce(f.succeeded, 0) AS succeeded,
        coalesce(f.failed, 0) AS failed,
@@ -272,48 +406,58 @@ SELECT b.start,
        coalesce(f.minutes_saved, 0) AS minutes_saved,
        f.without_edit::float8 / nullif(f.finished, 0) AS succeeded_without_edit_rate,
        f.accepted::float8 / nullif(f.decided, 0) AS approval_acceptance_rate,
-       f.mean_quality_score,
-       f.turnaround_p50_seconds, f.turnaround_p95_seconds,
-       f.cx_turnaround_p50_seconds, f.cx_turnaround_p90_seconds
-FROM buckets b LEFT JOIN figures f ON f.start = b.start
-ORDER BY b.start
+       (f.quality_score_sum / nullif(f.measured_runs, 0))::float8 AS mean_quality_score,
+       {_sketch_columns("buckets", "turnaround", "b.start = s.start AND b.measure = 'turnaround'")},
+       {_sketch_columns("buckets", "cx", "b.start = s.start AND b.measure = 'cx'")}
+FROM starts s LEFT JOIN figures f ON f.start = s.start
+ORDER BY s.start
 """
 
 
 def series(conn: Connection, scope: Scope, bucket: Bucket) -> list[dict[str, Any]]:
     """The outcome trend: one row per UTC day or ISO week (Monday) that overlaps the window,
     empty buckets included."""
-    return conn.execute(_SERIES, {**scope.params(), "bucket": bucket}).fetchall()
+    refresh(conn, scope.tenant_id)
+    rows = conn.execute(_SERIES, {**scope.params(), "bucket": bucket}).fetchall()
+    for row in rows:
+        _percentiles(
+            row, "turnaround", {"turnaround_p50_seconds": 0.5, "turnaround_p95_seconds": 0.95}
+        )
+        _percentiles(
+            row, "cx", {"cx_turnaround_p50_seconds": 0.5, "cx_turnaround_p90_seconds": 0.9}
+        )
+    return rows
 
 
 _NODES = f"""
-SELECT r.workflow, e.node,
-       count(*) FILTER (WHERE e.type IN {NODE_EXECUTED!r}) AS executions,
-       count(*) FILTER (WHERE e.type = 'node.failed') AS failures,
-       count(*) FILTER (WHERE e.type = 'node.retried') AS retries,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY e.duration_ms)
-           FILTER (WHERE e.type IN {NODE_EXECUTED!r}) AS p50_ms,
-       percentile_cont(0.95) WITHIN GROUP (ORDER BY e.duration_ms)
-           FILTER (WHERE e.type IN {NODE_EXECUTED!r}) AS p95_ms
-FROM run_events e JOIN runs r ON r.id = e.run_id
-WHERE e.node IS NOT NULL AND e.type LIKE 'node.%%' AND {_RUNS_IN_SCOPE}
-GROUP BY r.workflow, e.node
-ORDER BY r.workflow, min(e.id)
+WITH pieces AS MATERIALIZED ({_pieces("node_rollups", "flightdeck_node_rollup", _NODE_COLUMNS)}),
+counted AS (
+    SELECT workflow, node, sum(executions)::int AS executions, sum(failures)::int AS failures,
+           sum(retries)::int AS retries, min(first_event) AS first_event
+    FROM pieces GROUP BY 1, 2
+), buckets AS (
+    SELECT p.workflow, p.node, u.k, sum(u.n)::int AS n, min(u.lo) AS lo, max(u.hi) AS hi
+    FROM pieces p
+    CROSS JOIN LATERAL unnest((p.duration).keys, (p.duration).counts, (p.duration).lows,
+                              (p.duration).highs) AS u(k, n, lo, hi)
+    GROUP BY 1, 2, 3
+)
+SELECT c.workflow, c.node, c.executions, c.failures, c.retries,
+       {_sketch_columns("buckets", "duration", "b.workflow = c.workflow AND b.node = c.node")}
+FROM counted c
+ORDER BY c.workflow, c.first_event
 """
 
+_DAY_COLUMNS = "start, workflow, runs, succeeded, failed"
 _DAYS = f"""
 WITH days AS (
     SELECT generate_series(date_trunc('day', %(since)s::timestamptz, 'UTC'),
                            %(until)s::timestamptz - interval '1 microsecond',
                            interval '1 day') AS day
 ), counted AS (
-    -- Counted per day first (a few dozen groups in memory), then matched to the days: sorting
-    -- every run of the window to join it to its day spilled to disk at a large tenant's size.
-    SELECT date_trunc('day', r.created_at, 'UTC') AS day,
-           count(*) AS runs,
-           count(*) FILTER (WHERE r.status = 'succeeded') AS succeeded,
-           count(*) FILTER (WHERE r.status = 'failed') AS failed
-    FROM runs r WHERE {_RUNS_IN_SCOPE}
+    SELECT date_trunc('day', start, 'UTC') AS day, sum(runs)::int AS runs,
+           sum(succeeded)::int AS succeeded, sum(failed)::int AS failed
+    FROM ({_pieces("run_rollups", "flightdeck_run_rollup", _DAY_COLUMNS)}) p
     GROUP BY 1
 )
 SELECT d.day,
@@ -328,11 +472,16 @@ ORDER BY d.day
 def node_health(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
     """Per workflow and node: executions, failures, retries and latency percentiles, in the
     order the nodes first ran."""
-    return conn.execute(_NODES, scope.params()).fetchall()
+    refresh(conn, scope.tenant_id)
+    rows = conn.execute(_NODES, scope.params()).fetchall()
+    for row in rows:
+        _percentiles(row, "duration", {"p50_ms": 0.5, "p95_ms": 0.95})
+    return rows
 
 
 def runs_per_day(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
     """Runs triggered per UTC day of the window, days without runs included."""
+    refresh(conn, scope.tenant_id)
     return conn.execute(_DAYS, scope.params()).fetchall()
 
 
