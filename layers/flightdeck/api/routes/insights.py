@@ -7,7 +7,7 @@ manifests' baselines: setup hours, manual turnaround); the dashboard only displa
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
@@ -29,12 +29,14 @@ from flightdeck.api.schemas import (
     Window,
     WorkflowOutcomes,
 )
-from flightdeck.engine.registry import Registry
 from flightdeck.engine.workflow import NAME_PATTERN
 from flightdeck.errors import InvalidInputError, NotFoundError
 from flightdeck.store import insights
 from flightdeck.store.db import Connection
 from flightdeck.store.tenants import Principal
+
+if TYPE_CHECKING:
+    from flightdeck.engine.registry import Registry
 
 router = APIRouter(tags=["insights"])
 

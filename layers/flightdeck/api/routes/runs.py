@@ -31,7 +31,6 @@ from flightdeck.api.schemas import (
     RunPage,
     RunSummary,
 )
-from flightdeck.engine.views import graph_view
 from flightdeck.errors import InvalidInputError, NotFoundError
 from flightdeck.store import annotations as annotation_store
 from flightdeck.store import approvals, outbox, outcomes, runs
@@ -188,6 +187,8 @@ def get_run(run_id: uuid.UUID, principal: Viewer, svc: ServicesDep) -> RunOut:
         effects = outbox.for_run(conn, run_id)
         notes = annotation_store.list_for_run(conn, run_id)
         deliveries = callback_store.list_for_run(conn, run_id)
+    from flightdeck.engine.views import graph_view  # the compiler: only the detail view uses it
+
     graph = graph_view(svc.registry.get(run.workflow), run, events)
     return RunOut(
         **summary(run).model_dump(),
