@@ -379,7 +379,8 @@ def write_unflushed(
             [str(tenant_id), *values],
         )
     except BaseException:
-        conn.rollback()
+        if not conn.broken:
+            conn.rollback()
         raise
 
 
