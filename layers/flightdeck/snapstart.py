@@ -36,13 +36,17 @@ def after_restore() -> None:
     random.seed()
 
 
-def prepare(warm_up: Callable[[], object]) -> None:
-    """Run `warm_up` before the snapshot is taken, and `after_restore` after each restore.
+def prepare(warm_up: Callable[[], object], forget: Callable[[], object] | None = None) -> None:
+    """Run `warm_up` before the snapshot is taken, and `after_restore` (and `forget`, the
+    handler's own) after each restore.
 
     `warm_up` must open no connection and call no service: it imports and builds objects
-    only, which the snapshot then keeps."""
+    only, which the snapshot then keeps. `forget` drops what the handler built on the
+    services that `after_restore` drops."""
     global _restore_registered
     register_before_snapshot(warm_up)
+    if forget is not None:
+        register_after_restore(forget)
     if not _restore_registered:
         register_after_restore(after_restore)
         _restore_registered = True

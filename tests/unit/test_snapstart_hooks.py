@@ -39,6 +39,7 @@ state = random.getstate()
 for hook, args, kwargs in runtime.get_after_restore():
     hook(*args, **kwargs)
 report["services_dropped"] = process._services is None
+report["app_dropped"] = api._adapter is None
 report["random_reseeded"] = random.getstate() != state
 report["fresh_services"] = process.services() is not before_restore
 event = {
@@ -82,7 +83,10 @@ def test_snapstart_hooks_build_before_the_snapshot_and_forget_after_a_restore() 
         "functions.api.handler.warm_up",
         "functions.node_runner.handler.warm_up",
     ]
-    assert report["after"] == ["flightdeck.snapstart.after_restore"]
+    assert report["after"] == [
+        "functions.api.handler.forget_app",
+        "flightdeck.snapstart.after_restore",
+    ]
 
     # When the runtime takes the snapshot, then the app, the engine and LangGraph are in it,
     # and no database connection was opened.
@@ -98,9 +102,10 @@ def test_snapstart_hooks_build_before_the_snapshot_and_forget_after_a_restore() 
     ]
     assert report["pool_opened"] is False
 
-    # When an environment is restored, then its services are built anew, `random` draws its
-    # own numbers, and the API answers.
+    # When an environment is restored, then its services (and the app on them) are built
+    # anew, `random` draws its own numbers, and the API answers.
     assert report["services_dropped"] is True
+    assert report["app_dropped"] is True
     assert report["fresh_services"] is True
     assert report["random_reseeded"] is True
     assert report["healthz_after_restore"] == 200
