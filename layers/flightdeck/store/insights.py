@@ -187,18 +187,16 @@ def _pieces(table: str, function: str, columns: str) -> str:
     """
 
 
-def _sketch_columns(source: str, prefix: str, where: str) -> str:
-    """The merged buckets of the sketches in `source` matching `where`, as four arrays."""
+def _sketch_columns(alias: str, prefix: str) -> str:
+    """The four arrays of a merged sketch (a row of `_SKETCHES`), named for `prefix`."""
     return ", ".join(
-        f"(SELECT array_agg(b.{part} ORDER BY b.k) FROM {source} b WHERE {where})"
-        f" AS {prefix}_{name}"
-        for part, name in (("k", "keys"), ("n", "counts"), ("lo", "lows"), ("hi", "highs"))
+        f"{alias}.{part} AS {prefix}_{part}" for part in ("keys", "counts", "lows", "highs")
     )
 
 
 _RUN_PIECES = _pieces("run_rollups", "flightdeck_run_rollup", _RUN_COLUMNS)
 
-# Sketch buckets of run pieces, merged per `group` (a GROUPING SETS list) and measure.
+# Sketch buckets of run pieces, merged per `group` (a GROUP BY list of `select`) and measure.
 _RUN_BUCKETS = """
     SELECT {select}, m.measure, u.k, sum(u.n)::int AS n, min(u.lo) AS lo, max(u.hi) AS hi
     FROM pieces p
@@ -209,13 +207,24 @@ _RUN_BUCKETS = """
     GROUP BY {group}
 """
 
+# The merged buckets of each group (`keys`) and measure as a sketch's four arrays, in key order.
+_SKETCHES = """
+    SELECT {keys}, measure, array_agg(k ORDER BY k) AS keys, array_agg(n ORDER BY k) AS counts,
+           array_agg(lo ORDER BY k) AS lows, array_agg(hi ORDER BY k) AS highs
+    FROM buckets GROUP BY {keys}, measure
+"""
+
+# A workflow's row or the total row (`workflow` NULL, `is_total`) of t in another CTE x.
+_SAME_ROW = "{x}.is_total = t.is_total AND coalesce({x}.workflow, '') = coalesce(t.workflow, '')"
+
 # One row per workflow and one total row (`workflow` NULL): counts, sums, labels, sketches.
 _FIGURES = f"""
 WITH pieces AS MATERIALIZED ({_RUN_PIECES}),
 totals AS (
     SELECT workflow, GROUPING(workflow) = 1 AS is_total,
            coalesce(sum(runs), 0)::int AS runs, coalesce(sum(succeeded), 0)::int AS succeeded,
-           coalesce(sum(failed), 0)::int AS failed, coalesce(sum(cancelled), 0)::int AS cancelled,
+           coalesce(sum(failed), 0)::int AS failed,
+           coalesce(sum(cancelled), 0)::int AS cancelled,
            coalesce(sum(in_progress), 0)::int AS in_progress,
            coalesce(sum(succeeded_without_edit), 0)::int AS succeeded_without_edit,
            coalesce(sum(approvals_decided), 0)::int AS approvals_decided,
@@ -233,37 +242,24 @@ totals AS (
            (sum(cx_score_sum) / nullif(sum(cx_scores), 0))::float8 AS mean_cx_score
     FROM pieces GROUP BY GROUPING SETS ((workflow), ())
 ), labels AS (
-    SELECT p.workflow, GROUPING(p.workflow) = 1 AS is_total, j.key AS label,
-           sum(j.value::int)::int AS n
-    FROM pieces p, jsonb_each_text(p.cx_labels) j
-    GROUP BY GROUPING SETS ((p.workflow, j.key), (j.key))
+    SELECT workflow, is_total, jsonb_object_agg(label, n) AS cx_labels
+    FROM (SELECT p.workflow, GROUPING(p.workflow) = 1 AS is_total, j.key AS label,
+                 sum(j.value::int)::int AS n
+          FROM pieces p, jsonb_each_text(p.cx_labels) j
+          GROUP BY GROUPING SETS ((p.workflow, j.key), (j.key))) l
+    GROUP BY workflow, is_total
 ), buckets AS ({
     _RUN_BUCKETS.format(
         select="p.workflow, GROUPING(p.workflow) = 1 AS is_total",
         group="GROUPING SETS ((p.workflow, m.measure, u.k), (m.measure, u.k))",
     )
-})
-SELECT t.*,
-       coalesce((SELECT jsonb_object_agg(l.label, l.n) FROM labels l
-                 WHERE l.is_total = t.is_total AND l.workflow IS NOT DISTINCT FROM t.workflow),
-                '{{}}'::jsonb) AS cx_labels,
-       {
-    _sketch_columns(
-        "buckets",
-        "turnaround",
-        "b.is_total = t.is_total AND b.workflow IS NOT DISTINCT FROM t.workflow"
-        " AND b.measure = 'turnaround'",
-    )
-},
-       {
-    _sketch_columns(
-        "buckets",
-        "cx",
-        "b.is_total = t.is_total AND b.workflow IS NOT DISTINCT FROM t.workflow"
-        " AND b.measure = 'cx'",
-    )
-}
+}), sketches AS ({_SKETCHES.format(keys="workflow, is_total")})
+SELECT t.*, coalesce(l.cx_labels, '{{}}'::jsonb) AS cx_labels,
+       {_sketch_columns("a", "turnaround")}, {_sketch_columns("c", "cx")}
 FROM totals t
+LEFT JOIN labels l ON {_SAME_ROW.format(x="l")}
+LEFT JOIN sketches a ON {_SAME_ROW.format(x="a")} AND a.measure = 'turnaround'
+LEFT JOIN sketches c ON {_SAME_ROW.format(x="c")} AND c.measure = 'cx'
 """
 
 
@@ -396,7 +392,7 @@ starts AS (
         select="date_trunc(%(bucket)s, p.start, 'UTC') AS start",
         group="1, m.measure, u.k",
     )
-})
+}), sketches AS ({_SKETCHES.format(keys="start")})
 SELECT s.start,
        coalesce(f.runs, 0) AS runs,
        coalesce(f.succeeded, 0) AS succeeded,
@@ -407,9 +403,10 @@ SELECT s.start,
        f.without_edit::float8 / nullif(f.finished, 0) AS succeeded_without_edit_rate,
        f.accepted::float8 / nullif(f.decided, 0) AS approval_acceptance_rate,
        (f.quality_score_sum / nullif(f.measured_runs, 0))::float8 AS mean_quality_score,
-       {_sketch_columns("buckets", "turnaround", "b.start = s.start AND b.measure = 'turnaround'")},
-       {_sketch_columns("buckets", "cx", "b.start = s.start AND b.measure = 'cx'")}
+       {_sketch_columns("a", "turnaround")}, {_sketch_columns("c", "cx")}
 FROM starts s LEFT JOIN figures f ON f.start = s.start
+LEFT JOIN sketches a ON a.start = s.start AND a.measure = 'turnaround'
+LEFT JOIN sketches c ON c.start = s.start AND c.measure = 'cx'
 ORDER BY s.start
 """
 
@@ -436,15 +433,16 @@ counted AS (
            sum(retries)::int AS retries, min(first_event) AS first_event
     FROM pieces GROUP BY 1, 2
 ), buckets AS (
-    SELECT p.workflow, p.node, u.k, sum(u.n)::int AS n, min(u.lo) AS lo, max(u.hi) AS hi
+    SELECT p.workflow, p.node, 'duration' AS measure, u.k, sum(u.n)::int AS n,
+           min(u.lo) AS lo, max(u.hi) AS hi
     FROM pieces p
     CROSS JOIN LATERAL unnest((p.duration).keys, (p.duration).counts, (p.duration).lows,
                               (p.duration).highs) AS u(k, n, lo, hi)
-    GROUP BY 1, 2, 3
-)
+    GROUP BY 1, 2, 4
+), sketches AS ({_SKETCHES.format(keys="workflow, node")})
 SELECT c.workflow, c.node, c.executions, c.failures, c.retries,
-       {_sketch_columns("buckets", "duration", "b.workflow = c.workflow AND b.node = c.node")}
-FROM counted c
+       {_sketch_columns("d", "duration")}
+FROM counted c LEFT JOIN sketches d ON d.workflow = c.workflow AND d.node = c.node
 ORDER BY c.workflow, c.first_event
 """
 

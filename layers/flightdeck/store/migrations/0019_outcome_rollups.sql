@@ -34,11 +34,11 @@ CREATE TYPE flightdeck_sketch AS (
     highs   double precision[]
 );
 
--- The bucket of a value (0.0201... = ln(1.01 / 0.99)).
+-- The bucket of a value: ceil(log_gamma(x)), gamma = 1.01 / 0.99.
 CREATE FUNCTION flightdeck_sketch_key(x double precision) RETURNS integer
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$
-        SELECT CASE WHEN x > 0 THEN ceil(ln(x) / 0.020202707317519466)::integer
+        SELECT CASE WHEN x > 0 THEN ceil(ln(x) / ln(1.01::float8 / 0.99::float8))::integer
                     ELSE -2147483648 END
     $$;
 
