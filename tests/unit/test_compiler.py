@@ -116,6 +116,7 @@ def assert_well_formed(definition: dict[str, Any]) -> None:
         if state["Type"] == "Task":
             retried = {e for r in state["Retry"] for e in r["ErrorEquals"]}
             assert set(compiler.LAMBDA_SERVICE_ERRORS) <= retried, name
+            assert set(compiler.TRANSIENT_ERRORS) <= retried, name
             assert any(r.get("JitterStrategy") == "FULL" for r in state["Retry"]), name
             assert state["Catch"][-1]["ErrorEquals"] == ["States.ALL"], name
 

@@ -78,6 +78,19 @@ def _lambda_retry() -> dict[str, Any]:
     }
 
 
+def _transient_retry(
+    *, interval: int = 1, attempts: int = 3, backoff: float = 2.0, max_delay: int = 30
+) -> dict[str, Any]:
+    return {
+        "ErrorEquals": TRANSIENT_ERRORS,
+        "IntervalSeconds": interval,
+        "MaxAttempts": attempts,
+        "BackoffRate": backoff,
+        "MaxDelaySeconds": max_delay,
+        "JitterStrategy": "FULL",
+    }
+
+
 def _task(
     function: str,
     payload: dict[str, Any],
@@ -85,13 +98,15 @@ def _task(
     next_state: str,
     result_path: str | None,
     result_selector: dict[str, Any] | None = None,
-    extra_retries: Sequence[dict[str, Any]] = (),
+    transient_retry: dict[str, Any] | None = None,
     extra_catches: Sequence[dict[str, Any]] = (),
     wait_for_token: bool = False,
     timeout_seconds: int | None = None,
     catch_to: str = RECORD_FAILURE_STATE,
 ) -> dict[str, Any]:
-    """A Lambda Task that retries transient and service errors and catches everything else."""
+    """A Lambda Task that retries transient and service errors and catches everything else.
+    Node Tasks retry transient errors as their workflow's policy says (`transient_retry`); the
+    platform's own Tasks (approvals, failure recording) a few times, quickly."""
     state: dict[str, Any] = {
         "Type": "Task",
         "Resource": "arn:aws:states:::lambda:invoke"
@@ -103,7 +118,7 @@ def _task(
     if result_selector is not None:
         state["ResultSelector"] = result_selector
     state["ResultPath"] = result_path
-    state["Retry"] = [*extra_retries, _lambda_retry()]
+    state["Retry"] = [transient_retry or _transient_retry(), _lambda_retry()]
     state["Catch"] = [
         *extra_catches,
         {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": catch_to},
@@ -227,14 +242,12 @@ def compile_workflow(workflow: Workflow) -> dict[str, Any]:
     manifest = workflow.manifest
     interrupting = set(workflow.interrupting_nodes())
     retry = manifest.retry
-    transient_retry = {
-        "ErrorEquals": TRANSIENT_ERRORS,
-        "IntervalSeconds": retry.interval_seconds,
-        "MaxAttempts": retry.max_attempts,
-        "BackoffRate": retry.backoff_rate,
-        "MaxDelaySeconds": retry.max_delay_seconds,
-        "JitterStrategy": "FULL",
-    }
+    transient_retry = _transient_retry(
+        interval=retry.interval_seconds,
+        attempts=retry.max_attempts,
+        backoff=retry.backoff_rate,
+        max_delay=retry.max_delay_seconds,
+    )
 
     states: dict[str, Any] = {
         START_STATE: {
@@ -274,7 +287,7 @@ def compile_workflow(workflow: Workflow) -> dict[str, Any]:
             result_selector={"next.$": "$.Payload.next", "interrupt.$": "$.Payload.interrupt"},
             result_path="$.step",
             next_state=route_state(node),
-            extra_retries=[transient_retry],
+            transient_retry=transient_retry,
         )
         choices = [
             _equals("$.step.next", target, SUCCEEDED_STATE if target == END else run_state(target))
