@@ -47,6 +47,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     413: _documented("the body is too large"),
     415: _documented("a document of a type the platform cannot read"),
     422: _documented("the input is invalid; `errors` names the fields"),
+    503: _documented("unavailable for a moment (the database); retry after `Retry-After` seconds"),
 }
 
 

@@ -2239,6 +2239,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
         };
     };
     exportAnnotations: {
@@ -2353,6 +2363,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2480,6 +2500,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
         };
     };
     getApproval: {
@@ -2587,6 +2617,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2714,6 +2754,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
         };
     };
     rotateDefaultCallbackSecret: {
@@ -2819,6 +2869,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2934,6 +2994,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3064,6 +3134,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
         };
     };
     listDocuments: {
@@ -3169,6 +3249,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3294,6 +3384,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
         };
     };
     createDocumentUpload: {
@@ -3403,6 +3503,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3526,6 +3636,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
         };
     };
     deleteDocument: {
@@ -3631,6 +3751,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3746,6 +3876,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3874,6 +4014,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
         };
     };
     reembedKnowledge: {
@@ -3979,6 +4129,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4104,6 +4264,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
         };
     };
     getMe: {
@@ -4209,6 +4379,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4337,6 +4517,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
         };
     };
     getOutcomeSeries: {
@@ -4450,6 +4640,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4584,6 +4784,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
         };
     };
     createRun: {
@@ -4695,6 +4905,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4820,6 +5040,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
         };
     };
     getRun: {
@@ -4927,6 +5157,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5045,6 +5285,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5172,6 +5422,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
         };
     };
     cancelRun: {
@@ -5287,6 +5547,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
         };
     };
     redriveRun: {
@@ -5394,6 +5664,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5518,6 +5798,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
         };
     };
     getRunTrace: {
@@ -5633,6 +5923,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
         };
     };
     signIn: {
@@ -5739,6 +6039,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5864,6 +6174,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
         };
     };
     signOut: {
@@ -5967,6 +6287,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6080,6 +6410,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6205,6 +6545,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
         };
     };
     listTokens: {
@@ -6310,6 +6660,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6435,6 +6795,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
         };
     };
     revokeToken: {
@@ -6548,6 +6918,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
         };
     };
     listWebhookSecrets: {
@@ -6653,6 +7033,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6778,6 +7168,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
         };
     };
     expireWebhookSecret: {
@@ -6885,6 +7285,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7008,6 +7418,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
         };
     };
     triggerWebhook: {
@@ -7123,6 +7543,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
         };
     };
     getCallback: {
@@ -7230,6 +7660,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7366,6 +7806,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
         };
     };
     deleteCallback: {
@@ -7471,6 +7921,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
