@@ -127,7 +127,12 @@ def configure_environment(
 
 def resume_unfinished(svc: Any) -> list[str]:
     """Executions live in the emulator's memory; runs that were under way when it stopped
-    continue from their last checkpoint on a new execution."""
+    (stopped, or killed outright) continue from their last checkpoint on a new execution. A run
+    that cannot continue (its workflow is gone) is reported and left as it is: it does not keep
+    the others, or the stack, from starting."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from flightdeck.errors import FlightdeckError
     from flightdeck.store import runs as run_store
     from flightdeck.store import tenants
 
@@ -139,7 +144,12 @@ def resume_unfinished(svc: Any) -> list[str]:
             unfinished = run_store.unfinished(conn)
         for run in unfinished:
             attempt = run.execution_name.count("-resume") + 1
-            if svc.runs.resume(tenant_id, run.id, suffix=f"resume{attempt}") is not None:
+            try:
+                node = svc.runs.resume(tenant_id, run.id, suffix=f"resume{attempt}")
+            except (FlightdeckError, BotoCoreError, ClientError) as exc:
+                print(f"flightdeck: run {run.id} cannot continue: {exc}", file=sys.stderr)
+                continue
+            if node is not None:
                 resumed.append(str(run.id))
     return resumed
 
