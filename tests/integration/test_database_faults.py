@@ -241,6 +241,8 @@ def test_connections_terminated_again_and_again_under_load(
         platform.wait_status(run_id, "succeeded", "failed", timeout=120)
     for run_id in run_ids:
         assert_whole(platform, conn, run_id)
+    # Every thread holds the checkpoints of one pass through the nodes, whatever was cut off.
+    assert len({checkpoints(conn, run_id) for run_id in run_ids}) == 1
     # No run row was written for anything but the accepted deliveries.
     stored = conn.execute(
         "SELECT id FROM runs WHERE tenant_id = %s AND trigger_source = 'webhook'",
