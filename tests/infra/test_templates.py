@@ -483,8 +483,9 @@ def test_the_callback_dispatcher_has_the_database_settings_of_the_workflow_funct
         if "secretsmanager:GetSecretValue" in json.dumps(s["Action"])
     ]
     assert [s["Resource"] for s in reads][:1] == [secret]
-    # … and the tenants' signing secrets (tests/infra/test_tenant_secrets.py)
-    assert len(reads) == 2
+    # … the tenants' signing secrets (tests/infra/test_tenant_secrets.py) and the masking key
+    # (tests/infra/test_masking_key.py)
+    assert len(reads) == 3
     # Least privilege otherwise: no bucket, state machine or metrics permissions.
     actions = json.dumps([s["Action"] for s in role_statements(template, dispatcher)])
     for service in ("s3:", "states:", "cloudwatch:", "kms:"):
