@@ -271,7 +271,7 @@ def assert_matches(conn: Any, scope: insights.Scope) -> None:
             assert_row(got[key], row, f"figures {key}")
         params = {**scope.params()}
         for bucket in ("day", "week"):
-            got_series = insights.series(conn, scope, bucket)  # type: ignore[arg-type]
+            got_series = insights.series(conn, scope, bucket)
             expected_series = conn.execute(
                 REFERENCE_SERIES, {**params, "bucket": bucket}
             ).fetchall()
@@ -333,7 +333,7 @@ def past_run(rng: random.Random, created: datetime) -> PastRun:
         workflow=workflow,
         workflow_version="1.0.0",
         created_at=created,
-        status=status,  # type: ignore[arg-type]
+        status=status,
         trigger={"ticket_id": f"T-{rng.getrandbits(32)}"},
         nodes=nodes,
         duration=timedelta(seconds=rng.lognormvariate(6, 1.2)),

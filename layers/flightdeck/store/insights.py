@@ -35,11 +35,12 @@ CX_METRIC = "cx"
 CX_LABEL_PREFIX = "cx:"
 
 # The sketches' relative accuracy (migration 0019): bucket k holds gamma^(k-1) < x <= gamma^k.
-RELATIVE_ERROR = 0.01
+RELATIVE_ERROR = 0.02
 GAMMA = (1 + RELATIVE_ERROR) / (1 - RELATIVE_ERROR)
 ZERO_KEY = -2147483648  # values at or below zero
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
+WEEK = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -49,49 +50,49 @@ class Scope:
     until: datetime
     workflow: str | None = None
 
-    def params(self) -> dict[str, Any]:
-        """The window's parameters, and its split into rollup rows and base rows: whole days
-        [day_from, day_to), whole hours [hour_a_from, hour_a_to) and [hour_b_from, hour_b_to),
-        and base rows [since, edge_a) and [edge_b, until). Empty ranges are (x, x)."""
+    def params(self, *, weeks: bool = True) -> dict[str, Any]:
+        """The window's parameters, and its split into rollup rows and base rows: whole ISO
+        weeks [week_from, week_to), whole days [day_a_from, day_a_to) and [day_b_from,
+        day_b_to), whole hours [hour_a_from, hour_a_to) and [hour_b_from, hour_b_to), and base
+        rows [since, edge_a) and [edge_b, until). Empty ranges are (x, x). Without `weeks`,
+        whole days stand for the weeks (for answers given day by day)."""
         since, until = self.since.astimezone(UTC), self.until.astimezone(UTC)
-        h0, h1 = _ceil(since, HOUR), _floor(until, HOUR)
-        if h0 >= h1:  # no whole hour: the window is read from the base rows
-            ranges = {
-                "edge_a": until,
-                "edge_b": until,
-                "hour_a_from": until,
-                "hour_a_to": until,
-                "hour_b_from": until,
-                "hour_b_to": until,
-                "day_from": until,
-                "day_to": until,
-            }
-        else:
-            d0, d1 = _ceil(h0, DAY), _floor(h1, DAY)
-            if d0 >= d1:  # no whole day: whole hours between the edges
-                d0 = d1 = h1
-            ranges = {
-                "edge_a": h0,
-                "edge_b": h1,
-                "hour_a_from": h0,
-                "hour_a_to": d0,
-                "hour_b_from": d1,
-                "hour_b_to": h1,
-                "day_from": d0,
-                "day_to": d1,
-            }
+        # Each level's whole units inside the one below; a level with none is empty.
+        edge_a, edge_b = _ceil(since, HOUR), _floor(until, HOUR)
+        if edge_a >= edge_b:  # no whole hour: the window is read from the base rows
+            edge_a = edge_b = until
+        day_a, day_b = _ceil(edge_a, DAY), _floor(edge_b, DAY)
+        if day_a >= day_b:
+            day_a = day_b = edge_b
+        week_a, week_b = _ceil(day_a, WEEK), _floor(day_b, WEEK)
+        if not weeks or week_a >= week_b:
+            week_a = week_b = day_b
         return {
             "tenant": self.tenant_id,
             "since": since,
             "until": until,
             "workflow": self.workflow,
-            **ranges,
+            "edge_a": edge_a,
+            "edge_b": edge_b,
+            "hour_a_from": edge_a,
+            "hour_a_to": day_a,
+            "hour_b_from": day_b,
+            "hour_b_to": edge_b,
+            "day_a_from": day_a,
+            "day_a_to": week_a,
+            "day_b_from": week_b,
+            "day_b_to": day_b,
+            "week_from": week_a,
+            "week_to": week_b,
         }
 
 
+# ISO weeks start on Monday; 1970-01-05 was one.
+_MONDAY = datetime(1970, 1, 5, tzinfo=UTC)
+
+
 def _floor(moment: datetime, step: timedelta) -> datetime:
-    epoch = datetime(1970, 1, 1, tzinfo=UTC)
-    return epoch + ((moment - epoch) // step) * step
+    return _MONDAY + ((moment - _MONDAY) // step) * step
 
 
 def _ceil(moment: datetime, step: timedelta) -> datetime:
@@ -166,13 +167,18 @@ _NODE_COLUMNS = "start, workflow, node, executions, failures, retries, first_eve
 
 
 def _pieces(table: str, function: str, columns: str) -> str:
-    """The rows that add up to the window: whole days, whole hours, the base rows of the
-    minutes at the ends; of one workflow when the scope names one."""
+    """The rows that add up to the window: whole weeks, whole days, whole hours, the base rows
+    of the minutes at the ends; of one workflow when the scope names one."""
     return f"""
     SELECT * FROM (
         SELECT {columns} FROM {table}
+        WHERE tenant_id = %(tenant)s AND span = 'week'
+          AND start >= %(week_from)s AND start < %(week_to)s
+        UNION ALL
+        SELECT {columns} FROM {table}
         WHERE tenant_id = %(tenant)s AND span = 'day'
-          AND start >= %(day_from)s AND start < %(day_to)s
+          AND (start >= %(day_a_from)s AND start < %(day_a_to)s
+               OR start >= %(day_b_from)s AND start < %(day_b_to)s)
         UNION ALL
         SELECT {columns} FROM {table}
         WHERE tenant_id = %(tenant)s AND span = 'hour'
@@ -415,7 +421,9 @@ def series(conn: Connection, scope: Scope, bucket: Bucket) -> list[dict[str, Any
     """The outcome trend: one row per UTC day or ISO week (Monday) that overlaps the window,
     empty buckets included."""
     refresh(conn, scope.tenant_id)
-    rows = conn.execute(_SERIES, {**scope.params(), "bucket": bucket}).fetchall()
+    rows = conn.execute(
+        _SERIES, {**scope.params(weeks=bucket == "week"), "bucket": bucket}
+    ).fetchall()
     for row in rows:
         _percentiles(
             row, "turnaround", {"turnaround_p50_seconds": 0.5, "turnaround_p95_seconds": 0.95}
@@ -480,7 +488,7 @@ def node_health(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
 def runs_per_day(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
     """Runs triggered per UTC day of the window, days without runs included."""
     refresh(conn, scope.tenant_id)
-    return conn.execute(_DAYS, scope.params()).fetchall()
+    return conn.execute(_DAYS, scope.params(weeks=False)).fetchall()
 
 
 def use_utc(conn: Connection) -> None:

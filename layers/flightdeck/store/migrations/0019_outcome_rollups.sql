@@ -34,18 +34,18 @@ CREATE TYPE flightdeck_sketch AS (
     highs   double precision[]
 );
 
--- The bucket of a value: ceil(log_gamma(x)), gamma = 1.01 / 0.99.
+-- The bucket of a value: ceil(log_gamma(x)), gamma = 1.02 / 0.98.
 CREATE FUNCTION flightdeck_sketch_key(x double precision) RETURNS integer
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$
-        SELECT CASE WHEN x > 0 THEN ceil(ln(x) / ln(1.01::float8 / 0.99::float8))::integer
+        SELECT CASE WHEN x > 0 THEN ceil(ln(x) / ln(1.02::float8 / 0.98::float8))::integer
                     ELSE -2147483648 END
     $$;
 
 -- Per tenant, workflow and UTC hour (`span` 'hour') or day ('day') of the runs' created_at.
 CREATE TABLE run_rollups (
     tenant_id               uuid NOT NULL REFERENCES tenants (id),
-    span                    text NOT NULL CHECK (span IN ('hour', 'day')),
+    span                    text NOT NULL CHECK (span IN ('hour', 'day', 'week')),
     start                   timestamptz NOT NULL,
     workflow                text NOT NULL,
     runs                    integer NOT NULL,
@@ -74,7 +74,7 @@ CREATE TABLE run_rollups (
 -- Per tenant, workflow, node and UTC hour or day of the runs' created_at (node.* events).
 CREATE TABLE node_rollups (
     tenant_id    uuid NOT NULL REFERENCES tenants (id),
-    span         text NOT NULL CHECK (span IN ('hour', 'day')),
+    span         text NOT NULL CHECK (span IN ('hour', 'day', 'week')),
     start        timestamptz NOT NULL,
     workflow     text NOT NULL,
     node         text NOT NULL,
@@ -241,26 +241,31 @@ CREATE FUNCTION flightdeck_sketch_merge(sketches flightdeck_sketch[]) RETURNS fl
               GROUP BY u.k) b
     $$;
 
--- The day rows of a tenant's `days` (midnights UTC) merged from their hour rows.
-CREATE FUNCTION flightdeck_roll_up_days(p_tenant uuid, days timestamptz[]) RETURNS void
+-- The rows of span `p_span` ('day': midnights UTC, or 'week': ISO weeks' Mondays) starting at
+-- `starts`, merged from the rows of the span below (hours, days).
+CREATE FUNCTION flightdeck_roll_up(p_tenant uuid, p_span text, starts timestamptz[]) RETURNS void
     LANGUAGE plpgsql
     AS $$
+DECLARE
+    parts text := CASE p_span WHEN 'day' THEN 'hour' WHEN 'week' THEN 'day' END;
+    span_length interval := CASE p_span WHEN 'day' THEN interval '1 day' ELSE interval '7 days' END;
+    days timestamptz[] := starts;
 BEGIN
-    DELETE FROM run_rollups WHERE tenant_id = p_tenant AND span = 'day' AND start = ANY (days);
-    DELETE FROM node_rollups WHERE tenant_id = p_tenant AND span = 'day' AND start = ANY (days);
+    DELETE FROM run_rollups WHERE tenant_id = p_tenant AND span = p_span AND start = ANY (days);
+    DELETE FROM node_rollups WHERE tenant_id = p_tenant AND span = p_span AND start = ANY (days);
     INSERT INTO run_rollups
     WITH hours AS (
         SELECT d.day, h.*
         FROM unnest(days) d(day)
-        JOIN run_rollups h ON h.tenant_id = p_tenant AND h.span = 'hour'
-                          AND h.start >= d.day AND h.start < d.day + interval '1 day'
+        JOIN run_rollups h ON h.tenant_id = p_tenant AND h.span = parts
+                          AND h.start >= d.day AND h.start < d.day + span_length
     ), labels AS (
         SELECT l.day, l.workflow, jsonb_object_agg(l.key, l.n) AS cx_labels
         FROM (SELECT h.day, h.workflow, j.key, sum(j.value::int) AS n
               FROM hours h, jsonb_each_text(h.cx_labels) j GROUP BY 1, 2, 3) l
         GROUP BY 1, 2
     )
-    SELECT p_tenant, 'day', h.day, h.workflow,
+    SELECT p_tenant, p_span, h.day, h.workflow,
            sum(h.runs), sum(h.succeeded), sum(h.failed), sum(h.cancelled), sum(h.in_progress),
            sum(h.succeeded_without_edit), sum(h.approvals_decided), sum(h.approvals_accepted),
            sum(h.measured_runs), sum(h.baseline_minutes), sum(h.staff_minutes),
@@ -273,12 +278,12 @@ BEGIN
     FROM hours h LEFT JOIN labels l ON l.day = h.day AND l.workflow = h.workflow
     GROUP BY h.day, h.workflow, l.cx_labels;
     INSERT INTO node_rollups
-    SELECT p_tenant, 'day', d.day, h.workflow, h.node,
+    SELECT p_tenant, p_span, d.day, h.workflow, h.node,
            sum(h.executions), sum(h.failures), sum(h.retries), min(h.first_event),
            flightdeck_sketch_merge(array_agg(h.duration) FILTER (WHERE h.duration IS NOT NULL))
     FROM unnest(days) d(day)
-    JOIN node_rollups h ON h.tenant_id = p_tenant AND h.span = 'hour'
-                       AND h.start >= d.day AND h.start < d.day + interval '1 day'
+    JOIN node_rollups h ON h.tenant_id = p_tenant AND h.span = parts
+                       AND h.start >= d.day AND h.start < d.day + span_length
     GROUP BY d.day, h.workflow, h.node;
 END
 $$;
@@ -316,7 +321,9 @@ BEGIN
     SELECT p_tenant, 'hour', f.*
     FROM unnest(hours) h, flightdeck_node_rollup(p_tenant, h, h + interval '1 hour') f;
 
-    PERFORM flightdeck_roll_up_days(p_tenant, days);
+    PERFORM flightdeck_roll_up(p_tenant, 'day', days);
+    PERFORM flightdeck_roll_up(p_tenant, 'week', ARRAY(SELECT DISTINCT date_trunc('week', d, 'UTC')
+                                                     FROM unnest(days) d));
     RETURN cardinality(hours);
 END
 $$;
@@ -443,11 +450,12 @@ BEGIN
         SELECT t, 'hour', f.* FROM flightdeck_run_rollup(t, '-infinity', 'infinity') f;
         INSERT INTO node_rollups
         SELECT t, 'hour', f.* FROM flightdeck_node_rollup(t, '-infinity', 'infinity') f;
-        PERFORM flightdeck_roll_up_days(
-            t, ARRAY(SELECT DISTINCT date_trunc('day', h.start, 'UTC') FROM run_rollups h
-                     WHERE h.tenant_id = t AND h.span = 'hour'
-                     UNION SELECT DISTINCT date_trunc('day', h.start, 'UTC') FROM node_rollups h
-                     WHERE h.tenant_id = t AND h.span = 'hour'));
+        PERFORM flightdeck_roll_up(
+            t, 'day', ARRAY(SELECT DISTINCT date_trunc('day', h.start, 'UTC') FROM run_rollups h
+                            WHERE h.tenant_id = t AND h.span = 'hour'));
+        PERFORM flightdeck_roll_up(
+            t, 'week', ARRAY(SELECT DISTINCT date_trunc('week', h.start, 'UTC') FROM run_rollups h
+                             WHERE h.tenant_id = t AND h.span = 'day'));
     END LOOP;
     PERFORM set_config('app.tenant_ids', '', true);
 END
