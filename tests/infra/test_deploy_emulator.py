@@ -158,6 +158,7 @@ def test_deployed_functions_dispatch_to_their_handlers_with_the_stacks_settings(
         "functions.run_failed.handler.handler",
         "functions.approval_metrics.handler.handler",
         "functions.callback_dispatcher.handler.handler",
+        "functions.sweeper.handler.handler",
     } == handlers
     for function in functions:
         # (moto's CloudFormation drops `Architectures`; the template tests check arm64.)

@@ -516,7 +516,7 @@ class RunService:
             return 0, 0
         narrowed = dataclasses.replace(where, statuses=statuses)
         with self._connection() as conn, scoped(conn, tenant_id):
-            matched = runs.list_runs(conn, narrowed, limit=limit)
+            matched = runs.list_runs(conn, narrowed, tenant_id=tenant_id, limit=limit)
         touched = 0
         for run in matched:
             try:
