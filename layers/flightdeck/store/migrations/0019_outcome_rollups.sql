@@ -228,19 +228,6 @@ FROM counted c
 LEFT JOIN sketches s ON s.start = c.start AND s.workflow = c.workflow AND s.node = c.node
 $$;
 
--- Sketches merged: the buckets of every sketch given, added up.
-CREATE FUNCTION flightdeck_sketch_merge(sketches flightdeck_sketch[]) RETURNS flightdeck_sketch
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    AS $$
-        SELECT CASE WHEN count(*) > 0 THEN
-               ROW(array_agg(b.k ORDER BY b.k), array_agg(b.n ORDER BY b.k),
-                   array_agg(b.lo ORDER BY b.k), array_agg(b.hi ORDER BY b.k))::flightdeck_sketch
-               END
-        FROM (SELECT u.k, sum(u.n)::int AS n, min(u.lo) AS lo, max(u.hi) AS hi
-              FROM unnest(sketches) s, unnest(s.keys, s.counts, s.lows, s.highs) u(k, n, lo, hi)
-              GROUP BY u.k) b
-    $$;
-
 -- The rows of span `p_span` ('day': midnights UTC, or 'week': ISO weeks' Mondays) starting at
 -- `starts`, merged from the rows of the span below (hours, days).
 CREATE FUNCTION flightdeck_roll_up(p_tenant uuid, p_span text, starts timestamptz[]) RETURNS void
@@ -254,7 +241,7 @@ BEGIN
     DELETE FROM run_rollups WHERE tenant_id = p_tenant AND span = p_span AND start = ANY (days);
     DELETE FROM node_rollups WHERE tenant_id = p_tenant AND span = p_span AND start = ANY (days);
     INSERT INTO run_rollups
-    WITH hours AS (
+    WITH parts AS MATERIALIZED (
         SELECT d.day, h.*
         FROM unnest(days) d(day)
         JOIN run_rollups h ON h.tenant_id = p_tenant AND h.span = parts
@@ -262,29 +249,73 @@ BEGIN
     ), labels AS (
         SELECT l.day, l.workflow, jsonb_object_agg(l.key, l.n) AS cx_labels
         FROM (SELECT h.day, h.workflow, j.key, sum(j.value::int) AS n
-              FROM hours h, jsonb_each_text(h.cx_labels) j GROUP BY 1, 2, 3) l
+              FROM parts h, jsonb_each_text(h.cx_labels) j GROUP BY 1, 2, 3) l
         GROUP BY 1, 2
+    ), buckets AS (
+        SELECT h.day, h.workflow, m.measure, u.k, sum(u.n)::int AS n, min(u.lo) AS lo,
+               max(u.hi) AS hi
+        FROM parts h
+        CROSS JOIN LATERAL (VALUES ('t', h.turnaround), ('c', h.cx_turnaround)) m(measure, s)
+        CROSS JOIN LATERAL unnest((m.s).keys, (m.s).counts, (m.s).lows, (m.s).highs)
+            AS u(k, n, lo, hi)
+        GROUP BY 1, 2, 3, 4
+    ), sketches AS (
+        SELECT b.day, b.workflow, b.measure,
+               ROW(array_agg(b.k ORDER BY b.k), array_agg(b.n ORDER BY b.k),
+                   array_agg(b.lo ORDER BY b.k), array_agg(b.hi ORDER BY b.k))::flightdeck_sketch
+                   AS sketch
+        FROM buckets b GROUP BY 1, 2, 3
+    ), counted AS (
+        SELECT h.day, h.workflow,
+               sum(h.runs) AS runs, sum(h.succeeded) AS succeeded, sum(h.failed) AS failed,
+               sum(h.cancelled) AS cancelled, sum(h.in_progress) AS in_progress,
+               sum(h.succeeded_without_edit) AS succeeded_without_edit,
+               sum(h.approvals_decided) AS approvals_decided,
+               sum(h.approvals_accepted) AS approvals_accepted,
+               sum(h.measured_runs) AS measured_runs,
+               sum(h.baseline_minutes) AS baseline_minutes,
+               sum(h.staff_minutes) AS staff_minutes, sum(h.minutes_saved) AS minutes_saved,
+               sum(h.quality_score_sum) AS quality_score_sum,
+               sum(h.annotation_scores) AS annotation_scores,
+               sum(h.annotation_score_sum) AS annotation_score_sum,
+               sum(h.cx_scores) AS cx_scores, sum(h.cx_score_sum) AS cx_score_sum
+        FROM parts h GROUP BY 1, 2
     )
-    SELECT p_tenant, p_span, h.day, h.workflow,
-           sum(h.runs), sum(h.succeeded), sum(h.failed), sum(h.cancelled), sum(h.in_progress),
-           sum(h.succeeded_without_edit), sum(h.approvals_decided), sum(h.approvals_accepted),
-           sum(h.measured_runs), sum(h.baseline_minutes), sum(h.staff_minutes),
-           sum(h.minutes_saved), sum(h.quality_score_sum), sum(h.annotation_scores),
-           sum(h.annotation_score_sum), sum(h.cx_scores), sum(h.cx_score_sum),
-           coalesce(l.cx_labels, '{}'::jsonb),
-           flightdeck_sketch_merge(array_agg(h.turnaround) FILTER (WHERE h.turnaround IS NOT NULL)),
-           flightdeck_sketch_merge(array_agg(h.cx_turnaround)
-                                   FILTER (WHERE h.cx_turnaround IS NOT NULL))
-    FROM hours h LEFT JOIN labels l ON l.day = h.day AND l.workflow = h.workflow
-    GROUP BY h.day, h.workflow, l.cx_labels;
+    SELECT p_tenant, p_span, c.day, c.workflow, c.runs, c.succeeded, c.failed, c.cancelled,
+           c.in_progress, c.succeeded_without_edit, c.approvals_decided, c.approvals_accepted,
+           c.measured_runs, c.baseline_minutes, c.staff_minutes, c.minutes_saved,
+           c.quality_score_sum, c.annotation_scores, c.annotation_score_sum, c.cx_scores,
+           c.cx_score_sum, coalesce(l.cx_labels, '{}'::jsonb), t.sketch, x.sketch
+    FROM counted c
+    LEFT JOIN labels l ON l.day = c.day AND l.workflow = c.workflow
+    LEFT JOIN sketches t ON t.day = c.day AND t.workflow = c.workflow AND t.measure = 't'
+    LEFT JOIN sketches x ON x.day = c.day AND x.workflow = c.workflow AND x.measure = 'c';
+
     INSERT INTO node_rollups
-    SELECT p_tenant, p_span, d.day, h.workflow, h.node,
-           sum(h.executions), sum(h.failures), sum(h.retries), min(h.first_event),
-           flightdeck_sketch_merge(array_agg(h.duration) FILTER (WHERE h.duration IS NOT NULL))
-    FROM unnest(days) d(day)
-    JOIN node_rollups h ON h.tenant_id = p_tenant AND h.span = parts
-                       AND h.start >= d.day AND h.start < d.day + span_length
-    GROUP BY d.day, h.workflow, h.node;
+    WITH parts AS MATERIALIZED (
+        SELECT d.day, h.*
+        FROM unnest(days) d(day)
+        JOIN node_rollups h ON h.tenant_id = p_tenant AND h.span = parts
+                           AND h.start >= d.day AND h.start < d.day + span_length
+    ), buckets AS (
+        SELECT h.day, h.workflow, h.node, u.k, sum(u.n)::int AS n, min(u.lo) AS lo,
+               max(u.hi) AS hi
+        FROM parts h
+        CROSS JOIN LATERAL unnest((h.duration).keys, (h.duration).counts, (h.duration).lows,
+                                  (h.duration).highs) AS u(k, n, lo, hi)
+        GROUP BY 1, 2, 3, 4
+    ), sketches AS (
+        SELECT b.day, b.workflow, b.node,
+               ROW(array_agg(b.k ORDER BY b.k), array_agg(b.n ORDER BY b.k),
+                   array_agg(b.lo ORDER BY b.k), array_agg(b.hi ORDER BY b.k))::flightdeck_sketch
+                   AS sketch
+        FROM buckets b GROUP BY 1, 2, 3
+    )
+    SELECT p_tenant, p_span, h.day, h.workflow, h.node, sum(h.executions), sum(h.failures),
+           sum(h.retries), min(h.first_event), s.sketch
+    FROM parts h
+    LEFT JOIN sketches s ON s.day = h.day AND s.workflow = h.workflow AND s.node = h.node
+    GROUP BY h.day, h.workflow, h.node, s.sketch;
 END
 $$;
 
@@ -298,6 +329,7 @@ CREATE FUNCTION flightdeck_refresh_rollups(p_tenant uuid) RETURNS integer
     AS $$
 DECLARE
     hours timestamptz[];
+    h timestamptz;
     days timestamptz[];
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM rollup_marks WHERE tenant_id = p_tenant) THEN
@@ -310,16 +342,19 @@ BEGIN
     IF hours IS NULL THEN
         RETURN 0;  -- another transaction took them while this one waited
     END IF;
-    SELECT array_agg(DISTINCT date_trunc('day', h, 'UTC')) INTO days FROM unnest(hours) h;
+    SELECT array_agg(DISTINCT date_trunc('day', x, 'UTC')) INTO days FROM unnest(hours) x;
 
     DELETE FROM run_rollups WHERE tenant_id = p_tenant AND span = 'hour' AND start = ANY (hours);
     DELETE FROM node_rollups WHERE tenant_id = p_tenant AND span = 'hour' AND start = ANY (hours);
-    INSERT INTO run_rollups
-    SELECT p_tenant, 'hour', f.*
-    FROM unnest(hours) h, flightdeck_run_rollup(p_tenant, h, h + interval '1 hour') f;
-    INSERT INTO node_rollups
-    SELECT p_tenant, 'hour', f.*
-    FROM unnest(hours) h, flightdeck_node_rollup(p_tenant, h, h + interval '1 hour') f;
+    FOREACH h IN ARRAY hours
+    LOOP
+        INSERT INTO run_rollups
+        SELECT p_tenant, 'hour', f.*
+        FROM flightdeck_run_rollup(p_tenant, h, h + interval '1 hour') f;
+        INSERT INTO node_rollups
+        SELECT p_tenant, 'hour', f.*
+        FROM flightdeck_node_rollup(p_tenant, h, h + interval '1 hour') f;
+    END LOOP;
 
     PERFORM flightdeck_roll_up(p_tenant, 'day', days);
     PERFORM flightdeck_roll_up(p_tenant, 'week', ARRAY(SELECT DISTINCT date_trunc('week', d, 'UTC')
