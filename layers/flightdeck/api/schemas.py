@@ -347,12 +347,22 @@ class StaffTime(BaseModel):
     hours_relieved: float
 
 
+# Percentiles of the outcomes and health endpoints are merged from hourly, daily and weekly
+# sketches (flightdeck.store.insights): within 2% of percentile_cont over the same runs.
+APPROXIMATE = (
+    "the {q}, interpolated as percentile_cont does; within 2% (relative) of the exact value,"
+    " and exact when no two values share a 2% bucket"
+)
+
+
 class CustomerExperience(BaseModel):
     """How long the end customer waited for the outcome, against the manual process."""
 
     measured_runs: int
-    turnaround_p50_seconds: float | None
-    turnaround_p90_seconds: float | None
+    turnaround_p50_seconds: float | None = Field(description=APPROXIMATE.format(q="median"))
+    turnaround_p90_seconds: float | None = Field(
+        description=APPROXIMATE.format(q="90th percentile")
+    )
     manual_baseline_seconds: float | None = Field(
         description="what the customer waits without automation (the workflow manifest's"
         " `manual_turnaround_minutes`, run-weighted across workflows)"
@@ -366,8 +376,8 @@ class Turnaround(BaseModel):
     """Trigger → done (created → finished) of succeeded runs."""
 
     runs: int
-    p50_seconds: float | None
-    p95_seconds: float | None
+    p50_seconds: float | None = Field(description=APPROXIMATE.format(q="median"))
+    p95_seconds: float | None = Field(description=APPROXIMATE.format(q="95th percentile"))
 
 
 class OutcomeFigures(BaseModel):
@@ -425,10 +435,14 @@ class OutcomePoint(BaseModel):
     succeeded_without_edit_rate: float | None
     approval_acceptance_rate: float | None
     mean_quality_score: float | None
-    turnaround_p50_seconds: float | None
-    turnaround_p95_seconds: float | None
-    cx_turnaround_p50_seconds: float | None
-    cx_turnaround_p90_seconds: float | None
+    turnaround_p50_seconds: float | None = Field(description=APPROXIMATE.format(q="median"))
+    turnaround_p95_seconds: float | None = Field(
+        description=APPROXIMATE.format(q="95th percentile")
+    )
+    cx_turnaround_p50_seconds: float | None = Field(description=APPROXIMATE.format(q="median"))
+    cx_turnaround_p90_seconds: float | None = Field(
+        description=APPROXIMATE.format(q="90th percentile")
+    )
 
 
 class OutcomeSeries(BaseModel):
@@ -445,8 +459,8 @@ class NodeHealth(BaseModel):
     failures: int
     retries: int
     error_rate: float | None
-    p50_ms: float | None
-    p95_ms: float | None
+    p50_ms: float | None = Field(description=APPROXIMATE.format(q="median"))
+    p95_ms: float | None = Field(description=APPROXIMATE.format(q="95th percentile"))
 
 
 class DayHealth(BaseModel):

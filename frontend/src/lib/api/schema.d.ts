@@ -1127,9 +1127,15 @@ export interface components {
             mean_cx_score: number | null;
             /** Measured Runs */
             measured_runs: number;
-            /** Turnaround P50 Seconds */
+            /**
+             * Turnaround P50 Seconds
+             * @description the median, interpolated as percentile_cont does; within 2% (relative) of the exact value, and exact when no two values share a 2% bucket
+             */
             turnaround_p50_seconds: number | null;
-            /** Turnaround P90 Seconds */
+            /**
+             * Turnaround P90 Seconds
+             * @description the 90th percentile, interpolated as percentile_cont does; within 2% (relative) of the exact value, and exact when no two values share a 2% bucket
+             */
             turnaround_p90_seconds: number | null;
         };
         /** DayHealth */
@@ -1406,9 +1412,15 @@ export interface components {
             failures: number;
             /** Node */
             node: string;
-            /** P50 Ms */
+            /**
+             * P50 Ms
+             * @description the median, interpolated as percentile_cont does; within 2% (relative) of the exact value, and exact when no two values share a 2% bucket
+             */
             p50_ms: number | null;
-            /** P95 Ms */
+            /**
+             * P95 Ms
+             * @description the 95th percentile, interpolated as percentile_cont does; within 2% (relative) of the exact value, and exact when no two values share a 2% bucket
+             */
             p95_ms: number | null;
             /** Retries */
             retries: number;
@@ -1489,9 +1501,15 @@ export interface components {
             approval_acceptance_rate: number | null;
             /** Baseline Minutes */
             baseline_minutes: number;
-            /** Cx Turnaround P50 Seconds */
+            /**
+             * Cx Turnaround P50 Seconds
+             * @description the median, interpolated as percentile_cont does; within 2% (relative) of the exact value, and exact when no two values share a 2% bucket
+             */
             cx_turnaround_p50_seconds: number | null;
-            /** Cx Turnaround P90 Seconds */
+            /**
+             * Cx Turnaround P90 Seconds
+             * @description the 90th percentile, interpolated as percentile_cont does; within 2% (relative) of the exact value, and exact when no two values share a 2% bucket
+             */
             cx_turnaround_p90_seconds: number | null;
             /** Failed */
             failed: number;
@@ -1512,9 +1530,15 @@ export interface components {
             succeeded: number;
             /** Succeeded Without Edit Rate */
             succeeded_without_edit_rate: number | null;
-            /** Turnaround P50 Seconds */
+            /**
+             * Turnaround P50 Seconds
+             * @description the median, interpolated as percentile_cont does; within 2% (relative) of the exact value, and exact when no two values share a 2% bucket
+             */
             turnaround_p50_seconds: number | null;
-            /** Turnaround P95 Seconds */
+            /**
+             * Turnaround P95 Seconds
+             * @description the 95th percentile, interpolated as percentile_cont does; within 2% (relative) of the exact value, and exact when no two values share a 2% bucket
+             */
             turnaround_p95_seconds: number | null;
         };
         /** OutcomeSeries */
@@ -2028,9 +2052,15 @@ export interface components {
          * @description Trigger → done (created → finished) of succeeded runs.
          */
         Turnaround: {
-            /** P50 Seconds */
+            /**
+             * P50 Seconds
+             * @description the median, interpolated as percentile_cont does; within 2% (relative) of the exact value, and exact when no two values share a 2% bucket
+             */
             p50_seconds: number | null;
-            /** P95 Seconds */
+            /**
+             * P95 Seconds
+             * @description the 95th percentile, interpolated as percentile_cont does; within 2% (relative) of the exact value, and exact when no two values share a 2% bucket
+             */
             p95_seconds: number | null;
             /** Runs */
             runs: number;
