@@ -207,3 +207,42 @@ def test_an_edit_naming_the_customer_is_stored_sealed_and_sent_as_typed(api: Api
         scope=f"outbox:{effect.key}:",
     )
     assert sent["body"] == reply
+
+
+def test_a_wait_state_retried_after_it_committed_asks_no_one_twice(api: Api) -> None:
+    # Given a run waiting on its approval, its wait state's token stored
+    run_id = api.webhook(load_event("refund_ticket")).json()["run_id"]
+    approval = api.pending(run_id)
+    services = api.platform.services
+
+    def counts() -> tuple[int, int]:
+        with services.tenant(api.platform.tenant_id) as conn:
+            waiting = conn.execute(
+                "SELECT count(*) AS n FROM run_events WHERE run_id = %s AND type = %s",
+                (run_id, "approval.waiting"),
+            ).fetchone()["n"]
+            deliveries = conn.execute(
+                "SELECT count(*) AS n FROM callback_deliveries WHERE run_id = %s", (run_id,)
+            ).fetchone()["n"]
+        return waiting, deliveries
+
+    before = counts()
+    with services.tenant(api.platform.tenant_id) as conn:
+        token = conn.execute(
+            "SELECT task_token FROM approvals WHERE id = %s", (approval["id"],)
+        ).fetchone()["task_token"]
+
+    # When Step Functions retries that wait state (its first answer was lost)
+    services.approvals.register_token(
+        tenant_id=api.platform.tenant_id,
+        run_id=uuid.UUID(run_id),
+        approval_id=uuid.UUID(approval["id"]),
+        task_token=token,
+    )
+
+    # Then no second waiting event and no second approval-requested callback
+    assert before[0] == 1
+    assert counts() == before
+    decided = api.post(f"/v1/approvals/{approval['id']}/decision", json={"decision": "approve"})
+    assert decided.status_code == 200
+    assert api.wait_run(run_id, "succeeded")["status"] == "succeeded"

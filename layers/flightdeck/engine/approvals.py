@@ -95,6 +95,10 @@ class ApprovalService:
             approval = approvals.get(conn, approval_id, for_update=True)
             if approval is None or approval.run_id != run_id:
                 raise NotFoundError(f"no approval {approval_id} for run {run_id}")
+            if approvals.task_token(conn, approval_id) == task_token:
+                # Step Functions retried this very wait state after its first call committed
+                # (the answer was lost): the person was asked then, and not again.
+                return
             approvals.attach_token(conn, approval_id, task_token)
             if escalate and approval.status == "pending":
                 run = runs.get_run(conn, run_id)
