@@ -244,3 +244,31 @@ def test_the_step_saver_writes_what_it_holds_before_any_other_read(conn: Any) ->
     assert found is not None
     assert found.config["configurable"]["checkpoint_id"] == saved["configurable"]["checkpoint_id"]
     assert conn.execute("SELECT count(*) AS n FROM checkpoints").fetchone()["n"] == 1
+
+
+def test_checkpoints_written_from_langgraphs_worker_threads_use_the_tenants_key(
+    platform: Platform,
+) -> None:
+    import threading
+
+    svc = platform.services
+    workflow = svc.registry.get("support_triage")
+    with svc.tenant(platform.tenant_id) as c:
+        serde = svc.runner.compiled(c, workflow, platform.tenant_id).checkpointer.serde
+        newest = c.execute(
+            "SELECT id FROM tenant_data_keys WHERE tenant_id = %s AND purpose = 'checkpoints'"
+            " ORDER BY generation DESC LIMIT 1",
+            (platform.tenant_id,),
+        ).fetchone()["id"]
+
+    # When a blob is serialised in a thread that never named the tenant's key (LangGraph
+    # saves from worker threads of its own)
+    found: list[Any] = []
+    worker = threading.Thread(target=lambda: found.append(serde.dumps_typed({"ticket": "T-9"})))
+    worker.start()
+    worker.join()
+
+    # Then it is encrypted with that tenant's key, and opens again
+    (typed,) = found
+    assert typed[0].split("+", 1)[1] == f"aesgcm-{newest.hex}"
+    assert serde.loads_typed(typed) == {"ticket": "T-9"}

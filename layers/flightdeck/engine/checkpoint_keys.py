@@ -48,13 +48,32 @@ class CheckpointCipher:
         # newer generation is taken up by processes started after it was made).
         self._newest: dict[uuid.UUID, uuid.UUID] = {}
         self._current: ContextVar[uuid.UUID | None] = ContextVar("checkpoint_key", default=None)
+        self._serializers: dict[uuid.UUID, Any] = {}
 
     def serializer(self) -> Any:
-        """LangGraph's serializer with this cipher around it."""
+        """LangGraph's serializer with this cipher around it: new blobs are encrypted with the
+        key `use` named in the calling context."""
         from langgraph.checkpoint.serde.encrypted import EncryptedSerializer
         from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
         return EncryptedSerializer(self, JsonPlusSerializer())
+
+    def tenant_serializer(self, tenant_id: uuid.UUID) -> Any:
+        """LangGraph's serializer encrypting new blobs with the tenant's key whatever context
+        or thread LangGraph writes from (it saves checkpoints from its own worker threads).
+        Call `use` for the tenant first; one serializer per key, kept."""
+        from langgraph.checkpoint.serde.encrypted import EncryptedSerializer
+        from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+        key_id = self._newest.get(tenant_id)
+        if key_id is None:
+            raise CheckpointKeyError(f"no key loaded for tenant {tenant_id}: call use() first")
+        found = self._serializers.get(key_id)
+        if found is None:
+            found = self._serializers[key_id] = EncryptedSerializer(
+                _KeyCipher(self, key_id), JsonPlusSerializer()
+            )
+        return found
 
     def use(self, conn: Connection, tenant_id: uuid.UUID) -> None:
         """Load the tenant's keys (creating its first) and encrypt with the newest from now on
@@ -80,6 +99,9 @@ class CheckpointCipher:
         key_id = self._current.get()
         if key_id is None:
             raise CheckpointKeyError("no tenant key loaded: call use() in the run's scope first")
+        return self.encrypt_with(key_id, plaintext)
+
+    def encrypt_with(self, key_id: uuid.UUID, plaintext: bytes) -> tuple[str, bytes]:
         nonce = os.urandom(_NONCE_BYTES)
         return _PREFIX + key_id.hex, nonce + self._keys[key_id].encrypt(nonce, plaintext, _AAD)
 
@@ -125,3 +147,17 @@ class CheckpointCipher:
             EncryptionContext=self._context(tenant_id),
         )["Plaintext"]
         return AESGCM(plain)
+
+
+class _KeyCipher:
+    """`CheckpointCipher` with the key new blobs are encrypted with fixed."""
+
+    def __init__(self, cipher: CheckpointCipher, key_id: uuid.UUID) -> None:
+        self._cipher = cipher
+        self._key_id = key_id
+
+    def encrypt(self, plaintext: bytes) -> tuple[str, bytes]:
+        return self._cipher.encrypt_with(self._key_id, plaintext)
+
+    def decrypt(self, ciphername: str, ciphertext: bytes) -> bytes:
+        return self._cipher.decrypt(ciphername, ciphertext)

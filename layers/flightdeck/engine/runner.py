@@ -162,11 +162,15 @@ class NodeRunner:
         if cipher is not None:
             cipher.use(conn, tenant_id)
         per_conn = self._compiled.setdefault(conn, {})
-        graph = per_conn.get(workflow.name)
+        graph: Any = per_conn.get(workflow.name)
         if graph is None:
             serde = cipher.serializer() if cipher is not None else None
             graph = workflow.graph.compile(checkpointer=StepSaver(conn, serde=serde))
             per_conn[workflow.name] = graph
+        if cipher is not None:
+            # LangGraph saves from its worker threads: the tenant's key is named by the
+            # serializer itself, not by the context it happens to run in.
+            graph.checkpointer.serde = cipher.tenant_serializer(tenant_id)
         return graph
 
     def context(
