@@ -5,14 +5,14 @@ exclusive; everything about a run (its approvals, annotations, node executions) 
 into the window it was triggered in. Time to benefit alone looks at all time.
 
 The figures are read from rollups (migration 0019): per tenant, workflow (and node) and UTC
-hour and day of the runs' trigger, counts and sums, and a sketch of each percentile's variable.
-A window is answered from its whole days' rows, the whole hours at its two ends, and the base
-rows of the minutes before its first whole hour and after its last, computed by the same SQL
-function that fills the hour rows. Counts and sums are exact; percentiles are within
-`RELATIVE_ERROR` of percentile_cont over the same rows (see `quantile`). Every write that
-changes what a rollup sums leaves a mark; the first read of a tenant's figures in a transaction
-recomputes the marked hours first (`refresh`), so the rollups never lag the rows they sum. Time to
-benefit adds up `run_outcome_days` (migration 0015).
+hour, day and ISO week of the runs' trigger, counts and sums, and a sketch of each percentile's
+variable. A window is answered from its whole weeks' rows, the whole days and hours towards its
+two ends, and the base rows of the minutes before its first whole hour and after its last,
+computed by the same SQL function that fills the hour rows (`Scope.params`). Counts and sums
+are exact; percentiles are within `RELATIVE_ERROR` of percentile_cont over the same rows
+(`Sketch.quantile`). Every write that changes what a rollup sums leaves a mark; each read
+recomputes the tenant's marked hours first (`refresh`), so the rollups never lag the rows they
+sum. Time to benefit adds up `run_outcome_days` (migration 0015).
 
 The queries run inside a tenant-scoped transaction (row-level security); they also name the
 tenant, so the planner can use the tenant indexes.

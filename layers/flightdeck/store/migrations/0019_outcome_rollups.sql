@@ -1,30 +1,33 @@
--- Outcomes and technical health at a million runs: hourly and daily rollups, merged per request.
+-- Outcomes and technical health at a million runs: hourly, daily and weekly rollups, merged
+-- per request.
 --
 -- The outcome figures, their trend and technical health describe the runs triggered in a window
 -- (`created_at`). Read run by run, a 28-day window of a large tenant is ~56,000 runs and ~280,000
 -- node events, and its percentiles alone cost half a second. These tables hold, per tenant,
--- workflow (and node) and UTC hour or day of the runs' trigger, everything those answers add up:
--- counts and sums exactly (numeric), and each percentile's variable as a mergeable log-bucketed
--- sketch. A request merges the whole days of its window, the whole hours at its two ends and,
--- read from the base tables, the minutes before the first whole hour and after the last
+-- workflow (and node) and UTC hour, day or ISO week of the runs' trigger, everything those
+-- answers add up: counts and sums exactly (numeric), and each percentile's variable as a
+-- mergeable log-bucketed sketch. A request merges the whole weeks of its window, the whole days
+-- and whole hours towards its two ends and, read from the base tables by the same function that
+-- fills the hour rows, the minutes before its first whole hour and after its last
 -- (`flightdeck.store.insights`).
 --
 -- Exactness. Writers never touch a rollup row (a shared row per day would serialise a tenant's
--- webhooks). Every write that can change an answer (a run inserted, moved to another status,
+-- webhooks). Every write that can change an answer (a run inserted, moved to another status or
 -- deleted; a node event, an approval, an annotation or an outcome written or removed) leaves a
 -- mark: (tenant, hour of the run's trigger, the writing transaction). Marks are plain inserts,
 -- one per transaction and hour, so concurrent writers neither lock nor wait on one another. A
 -- reader first takes the tenant's marks (under a per-tenant advisory lock), recomputes those
--- hours from the base tables and their days from their hours, in its own transaction, and then
--- reads. A mark is only visible once its writer committed, so a write still in flight keeps its
--- mark for the next reader: no interleaving leaves a rollup behind the rows it sums.
+-- hours from the base tables and their days and weeks from the rows below, in its own
+-- transaction, and then reads. A mark is only visible once its writer committed, so a write
+-- still in flight keeps its mark for the next reader: no interleaving leaves a rollup behind
+-- the rows it sums.
 --
 -- Sketch: bucket k holds the values x with gamma^(k-1) < x <= gamma^k, gamma = (1 + a)/(1 - a),
--- a = 1%; values at or below zero share one bucket (key -2147483648). Each bucket keeps its count
+-- a = 2%; values at or below zero share one bucket (key -2147483648). Each bucket keeps its count
 -- and the smallest and largest value it holds. A percentile taken as percentile_cont takes it
 -- (interpolating between two order statistics), with each order statistic read as the
 -- bucket's smallest value if it is the bucket's first, its largest if its last, and otherwise
--- 2 gamma^k / (gamma + 1) clamped to the bucket's range, is within 1% of the exact one
+-- 2 gamma^k / (gamma + 1) clamped to the bucket's range, is within 2% of the exact one
 -- (relative), and exact wherever the buckets it reads hold one value each.
 
 CREATE TYPE flightdeck_sketch AS (
@@ -42,7 +45,8 @@ CREATE FUNCTION flightdeck_sketch_key(x double precision) RETURNS integer
                     ELSE -2147483648 END
     $$;
 
--- Per tenant, workflow and UTC hour (`span` 'hour') or day ('day') of the runs' created_at.
+-- Per tenant, workflow and UTC hour (`span` 'hour'), day ('day') or ISO week ('week', from
+-- Monday) of the runs' created_at.
 CREATE TABLE run_rollups (
     tenant_id               uuid NOT NULL REFERENCES tenants (id),
     span                    text NOT NULL CHECK (span IN ('hour', 'day', 'week')),
@@ -71,7 +75,8 @@ CREATE TABLE run_rollups (
     PRIMARY KEY (tenant_id, span, start, workflow)
 );
 
--- Per tenant, workflow, node and UTC hour or day of the runs' created_at (node.* events).
+-- Per tenant, workflow, node and UTC hour, day or ISO week of the runs' created_at (node.*
+-- events).
 CREATE TABLE node_rollups (
     tenant_id    uuid NOT NULL REFERENCES tenants (id),
     span         text NOT NULL CHECK (span IN ('hour', 'day', 'week')),
@@ -97,6 +102,8 @@ CREATE TABLE rollup_marks (
 SELECT flightdeck_isolate_tenants('run_rollups', 'node_rollups', 'rollup_marks');
 
 -- The run figures of a tenant's runs triggered in [p_from, p_to), per UTC hour and workflow.
+-- PL/pgSQL rather than SQL, so a caller's plan does not grow by its body; planned for the
+-- tenant and range of each call (a generic plan cannot know that the range is an hour).
 CREATE FUNCTION flightdeck_run_rollup(p_tenant uuid, p_from timestamptz, p_to timestamptz)
     RETURNS TABLE (start timestamptz, workflow text, runs integer, succeeded integer,
                    failed integer, cancelled integer, in_progress integer,
@@ -106,8 +113,12 @@ CREATE FUNCTION flightdeck_run_rollup(p_tenant uuid, p_from timestamptz, p_to ti
                    annotation_scores integer, annotation_score_sum numeric, cx_scores integer,
                    cx_score_sum numeric, cx_labels jsonb, turnaround flightdeck_sketch,
                    cx_turnaround flightdeck_sketch)
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
+    SET plan_cache_mode = force_custom_plan
     AS $$
+#variable_conflict use_column
+BEGIN
+RETURN QUERY
 WITH scoped AS (
     SELECT r.id, date_trunc('hour', r.created_at, 'UTC') AS start, r.workflow, r.status,
            extract(epoch FROM r.finished_at - r.created_at)::float8 AS turnaround,
@@ -185,7 +196,8 @@ FROM figures f
 LEFT JOIN scores c ON c.start = f.start AND c.workflow = f.workflow
 LEFT JOIN labels l ON l.start = f.start AND l.workflow = f.workflow
 LEFT JOIN sketches t ON t.start = f.start AND t.workflow = f.workflow AND t.measure = 't'
-LEFT JOIN sketches x ON x.start = f.start AND x.workflow = f.workflow AND x.measure = 'c'
+LEFT JOIN sketches x ON x.start = f.start AND x.workflow = f.workflow AND x.measure = 'c';
+END
 $$;
 
 -- The node figures of a tenant's runs triggered in [p_from, p_to), per UTC hour, workflow and
@@ -194,8 +206,12 @@ CREATE FUNCTION flightdeck_node_rollup(p_tenant uuid, p_from timestamptz, p_to t
     RETURNS TABLE (start timestamptz, workflow text, node text, executions integer,
                    failures integer, retries integer, first_event bigint,
                    duration flightdeck_sketch)
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
+    SET plan_cache_mode = force_custom_plan
     AS $$
+#variable_conflict use_column
+BEGIN
+RETURN QUERY
 WITH events AS (
     SELECT date_trunc('hour', r.created_at, 'UTC') AS start, r.workflow, e.node, e.id, e.type,
            e.duration_ms
@@ -225,13 +241,15 @@ WITH events AS (
 )
 SELECT c.start, c.workflow, c.node, c.executions, c.failures, c.retries, c.first_event, s.sketch
 FROM counted c
-LEFT JOIN sketches s ON s.start = c.start AND s.workflow = c.workflow AND s.node = c.node
+LEFT JOIN sketches s ON s.start = c.start AND s.workflow = c.workflow AND s.node = c.node;
+END
 $$;
 
 -- The rows of span `p_span` ('day': midnights UTC, or 'week': ISO weeks' Mondays) starting at
 -- `starts`, merged from the rows of the span below (hours, days).
 CREATE FUNCTION flightdeck_roll_up(p_tenant uuid, p_span text, starts timestamptz[]) RETURNS void
     LANGUAGE plpgsql
+    SET plan_cache_mode = force_custom_plan
     AS $$
 DECLARE
     parts text := CASE p_span WHEN 'day' THEN 'hour' WHEN 'week' THEN 'day' END;
@@ -319,13 +337,14 @@ BEGIN
 END
 $$;
 
--- The rollups of every hour a tenant's marks name recomputed from the base tables, and their
--- days from their hours; the marks taken are removed. Returns how many hours were recomputed.
+-- The rollups of every hour a tenant's marks name recomputed from the base tables, their days
+-- from their hours and their weeks from their days; the marks taken are removed. Returns how many hours were recomputed.
 -- Works as the caller, under row-level security, within the tenant the transaction is scoped
 -- to. Transactions that refresh the same tenant wait for each other (advisory lock), so the
 -- rows a later one writes are computed from everything the earlier one saw.
 CREATE FUNCTION flightdeck_refresh_rollups(p_tenant uuid) RETURNS integer
     LANGUAGE plpgsql
+    SET plan_cache_mode = force_custom_plan
     AS $$
 DECLARE
     hours timestamptz[];
@@ -472,8 +491,8 @@ $$;
 
 -- --- backfill -------------------------------------------------------------------------------
 
--- Every tenant's history, hour by hour, then day by day; as each tenant (row-level security
--- applies to the owner too where it is not a superuser).
+-- Every tenant's history, hour by hour, then day by day and week by week; as each tenant
+-- (row-level security applies to the owner too where it is not a superuser).
 DO $$
 DECLARE
     t uuid;
