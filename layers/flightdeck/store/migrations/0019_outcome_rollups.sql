@@ -415,21 +415,31 @@ CREATE TRIGGER runs_mark_rollups_update AFTER UPDATE ON runs
     EXECUTE FUNCTION flightdeck_mark_run();
 
 -- Rows about runs (node events, approvals, annotations, outcomes), written in batches: one
--- statement-level trigger per table and operation marks the hours of the runs they name.
+-- statement-level trigger per table and operation marks the hours of the runs they name. Each
+-- run's hour is read by its primary key (a subquery per changed row, never a join the planner
+-- could turn into a scan of the runs), and nothing is read when no row counts.
 CREATE FUNCTION flightdeck_mark_runs_of() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
         INSERT INTO rollup_marks (tenant_id, hour)
-        SELECT DISTINCT r.tenant_id, date_trunc('hour', r.created_at, 'UTC')
-        FROM runs r WHERE r.id IN (SELECT o.run_id FROM changed_old o)
+        SELECT DISTINCT m.tenant_id, m.hour
+        FROM (SELECT o.tenant_id, (SELECT date_trunc('hour', r.created_at, 'UTC')
+                                     FROM runs r WHERE r.id = o.run_id) AS hour
+              FROM changed_old o
+             ) m
+        WHERE m.hour IS NOT NULL
         ON CONFLICT DO NOTHING;
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
         INSERT INTO rollup_marks (tenant_id, hour)
-        SELECT DISTINCT r.tenant_id, date_trunc('hour', r.created_at, 'UTC')
-        FROM runs r WHERE r.id IN (SELECT n.run_id FROM changed_new n)
+        SELECT DISTINCT m.tenant_id, m.hour
+        FROM (SELECT n.tenant_id, (SELECT date_trunc('hour', r.created_at, 'UTC')
+                                     FROM runs r WHERE r.id = n.run_id) AS hour
+              FROM changed_new n
+             ) m
+        WHERE m.hour IS NOT NULL
         ON CONFLICT DO NOTHING;
     END IF;
     RETURN NULL;
@@ -443,16 +453,24 @@ CREATE FUNCTION flightdeck_mark_node_events() RETURNS trigger
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
         INSERT INTO rollup_marks (tenant_id, hour)
-        SELECT DISTINCT r.tenant_id, date_trunc('hour', r.created_at, 'UTC')
-        FROM runs r WHERE r.id IN (SELECT o.run_id FROM changed_old o
-                                   WHERE o.node IS NOT NULL AND o.type LIKE 'node.%')
+        SELECT DISTINCT m.tenant_id, m.hour
+        FROM (SELECT o.tenant_id, (SELECT date_trunc('hour', r.created_at, 'UTC')
+                                     FROM runs r WHERE r.id = o.run_id) AS hour
+              FROM changed_old o
+              WHERE o.node IS NOT NULL AND o.type LIKE 'node.%'
+             ) m
+        WHERE m.hour IS NOT NULL
         ON CONFLICT DO NOTHING;
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
         INSERT INTO rollup_marks (tenant_id, hour)
-        SELECT DISTINCT r.tenant_id, date_trunc('hour', r.created_at, 'UTC')
-        FROM runs r WHERE r.id IN (SELECT n.run_id FROM changed_new n
-                                   WHERE n.node IS NOT NULL AND n.type LIKE 'node.%')
+        SELECT DISTINCT m.tenant_id, m.hour
+        FROM (SELECT n.tenant_id, (SELECT date_trunc('hour', r.created_at, 'UTC')
+                                     FROM runs r WHERE r.id = n.run_id) AS hour
+              FROM changed_new n
+              WHERE n.node IS NOT NULL AND n.type LIKE 'node.%'
+             ) m
+        WHERE m.hour IS NOT NULL
         ON CONFLICT DO NOTHING;
     END IF;
     RETURN NULL;
