@@ -204,12 +204,18 @@ _RUN_PIECES = _pieces("run_rollups", "flightdeck_run_rollup", _RUN_COLUMNS)
 
 # Sketch buckets of run pieces, merged per `group` (a GROUP BY list of `select`) and measure.
 _RUN_BUCKETS = """
-    SELECT {select}, m.measure, u.k, sum(u.n)::int AS n, min(u.lo) AS lo, max(u.hi) AS hi
-    FROM pieces p
-    CROSS JOIN LATERAL (VALUES ('turnaround', p.turnaround), ('cx', p.cx_turnaround))
-        AS m(measure, s)
-    CROSS JOIN LATERAL unnest((m.s).keys, (m.s).counts, (m.s).lows, (m.s).highs)
-        AS u(k, n, lo, hi)
+    SELECT {select}, p.measure, p.k, sum(p.n)::int AS n, min(p.lo) AS lo, max(p.hi) AS hi
+    FROM (
+        SELECT q.start, q.workflow, 'turnaround' AS measure, unnest((q.turnaround).keys) AS k,
+               unnest((q.turnaround).counts) AS n, unnest((q.turnaround).lows) AS lo,
+               unnest((q.turnaround).highs) AS hi
+        FROM pieces q
+        UNION ALL
+        SELECT q.start, q.workflow, 'cx', unnest((q.cx_turnaround).keys),
+               unnest((q.cx_turnaround).counts), unnest((q.cx_turnaround).lows),
+               unnest((q.cx_turnaround).highs)
+        FROM pieces q
+    ) p
     GROUP BY {group}
 """
 
@@ -257,7 +263,7 @@ totals AS (
 ), buckets AS ({
     _RUN_BUCKETS.format(
         select="p.workflow, GROUPING(p.workflow) = 1 AS is_total",
-        group="GROUPING SETS ((p.workflow, m.measure, u.k), (m.measure, u.k))",
+        group="GROUPING SETS ((p.workflow, p.measure, p.k), (p.measure, p.k))",
     )
 }), sketches AS ({_SKETCHES.format(keys="workflow, is_total")})
 SELECT t.*, coalesce(l.cx_labels, '{{}}'::jsonb) AS cx_labels,
@@ -396,7 +402,7 @@ starts AS (
 ), buckets AS ({
     _RUN_BUCKETS.format(
         select="date_trunc(%(bucket)s, p.start, 'UTC') AS start",
-        group="1, m.measure, u.k",
+        group="1, p.measure, p.k",
     )
 }), sketches AS ({_SKETCHES.format(keys="start")})
 SELECT s.start,
@@ -441,11 +447,12 @@ counted AS (
            sum(retries)::int AS retries, min(first_event) AS first_event
     FROM pieces GROUP BY 1, 2
 ), buckets AS (
-    SELECT p.workflow, p.node, 'duration' AS measure, u.k, sum(u.n)::int AS n,
-           min(u.lo) AS lo, max(u.hi) AS hi
-    FROM pieces p
-    CROSS JOIN LATERAL unnest((p.duration).keys, (p.duration).counts, (p.duration).lows,
-                              (p.duration).highs) AS u(k, n, lo, hi)
+    SELECT p.workflow, p.node, 'duration' AS measure, p.k, sum(p.n)::int AS n,
+           min(p.lo) AS lo, max(p.hi) AS hi
+    FROM (SELECT q.workflow, q.node, unnest((q.duration).keys) AS k,
+                 unnest((q.duration).counts) AS n, unnest((q.duration).lows) AS lo,
+                 unnest((q.duration).highs) AS hi
+          FROM pieces q) p
     GROUP BY 1, 2, 4
 ), sketches AS ({_SKETCHES.format(keys="workflow, node")})
 SELECT c.workflow, c.node, c.executions, c.failures, c.retries,
