@@ -5,8 +5,8 @@ each p95 printed beside a primary-key lookup of one run measured in the same run
 
 The data, loaded with COPY into an embedded Postgres migrated to the version before 0015 (the
 secondary indexes dropped during the load and built afterwards, as a restore would), which is
-then migrated to the current version, so 0015 builds its indexes and rollup on the loaded data
-and its time is printed: `--runs`
+then migrated to the current version, so 0015 builds its indexes and rollup and 0019 backfills
+the outcome rollups on the loaded data, and its time is printed: `--runs`
 runs over 6 months in the order they were triggered (so a tenant's rows are spread over the
 table as they are in production), 30 tenants of Zipf-skewed sizes (the largest ~36%, the
 smallest ~0.4%), six workflows of 2-5 nodes, every status in the proportions a live system
@@ -25,7 +25,10 @@ row-level security in a `scoped` transaction, for the largest tenant and the sma
 - run detail (what `GET /v1/runs/{id}` reads: the run, its events, approvals, outcome, outbox
   entries, annotations, callback deliveries);
 - the outcomes API (`insights.figures`, `benefit`, `series`, `node_health`, `runs_per_day`,
-  28-day windows ending in the last week).
+  28-day windows ending in the last week), read from the rollups of migration 0019; and
+  figures and node health "written": right after a write of the current hour (its mark, as a
+  live tenant's webhooks and node steps leave one), so the read first recomputes that hour,
+  its day and its week.
 Each is timed `--queries` times (after `--warmup`; a query whose first 20 requests all take
 over 100 ms stops there, and the table shows how many it ran): p50, p95, the budget (p95 <=
 20 ms) and the ratio to the baseline: `runs.get_run` of one run by primary key, in the same kind
