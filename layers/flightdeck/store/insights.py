@@ -101,8 +101,9 @@ def _ceil(moment: datetime, step: timedelta) -> datetime:
 
 
 def refresh(conn: Connection, tenant_id: uuid.UUID) -> int:
-    """Recompute the tenant's hours that writes marked since the last refresh (and their
-    days); returns how many hours. The figures below call it first."""
+    """Recompute the tenant's hours that writes marked since the last refresh, and their days
+    and weeks; returns how many hours. Each figure below calls it first, so what it reads
+    includes every write committed before its statements ran."""
     row = conn.execute("SELECT flightdeck_refresh_rollups(%s) AS n", (tenant_id,)).fetchone()
     return int(row["n"]) if row else 0
 
