@@ -276,6 +276,8 @@ class Services:
             self.callbacks.close()
         if "pool" in self.__dict__:
             self.pool.close()
+        if "tracing" in self.__dict__:
+            self.tracing.shutdown()
 
 
 _lock = threading.Lock()

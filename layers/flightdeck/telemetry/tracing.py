@@ -386,6 +386,12 @@ class Tracing:
         found = (_record(s) for s in self._collector.take(int(trace_id, 16)))
         return sorted((r for r in found if r is not None), key=lambda r: r.started_at)
 
+    def shutdown(self) -> None:
+        """Send what is batched and stop the exporter (the process's services are closed)."""
+        built, self._built = self._built, None
+        if built is not None:
+            built[0].shutdown()
+
     def flush(self) -> None:
         """Send what is batched (OTLP) before a Lambda handler returns and the sandbox may
         freeze."""
