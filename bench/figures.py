@@ -78,12 +78,12 @@ def load(path: Path) -> list[Figure]:
 
 
 def table(figures: list[Figure]) -> str:
-    header = f"{'figure':<46} {'value':>12} {'budget':>26} {'baseline':>32} {'ratio':>8}  met"
+    header = f"{'figure':<46} {'value':>12}  {'budget':<30} {'baseline':>36} {'ratio':>8}  met"
     lines = [header, "-" * len(header)]
     for f in figures:
         lines.append(
-            f"{f.name:<46} {f.value:>9.2f} {f.unit:<2} {f.budget_text():>26} "
-            f"{f.baseline_name[:20]:>20} {f.baseline:>8.2f} {f.unit:<2} {f.ratio:>7.2f}x  "
+            f"{f.name:<46} {f.value:>9.2f} {f.unit:<2}  {f.budget_text():<30} "
+            f"{f.baseline_name[:24]:>24} {f.baseline:>8.2f} {f.unit:<2} {f.ratio:>7.2f}x  "
             f"{'yes' if f.met else 'NO'}"
         )
     return "\n".join(lines)
