@@ -224,8 +224,11 @@ class ApiStack(Stack):
             network=data.network,
             timeout=Duration.seconds(29),
             memory_mb=1024,
+            snap_start=True,
         )
         function = self.webhook_function
+        # API Gateway invokes the published version (restored from its SnapStart snapshot).
+        self.webhook_alias = live_alias(function)
         data.secret.grant_read(function)
         # Triggers are stored sealed.
         data.trigger_key.grant_encrypt(function)
@@ -242,7 +245,7 @@ class ApiStack(Stack):
         resource = top
         for part in rest:
             resource = resource.add_resource(part)
-        resource.add_method("POST", apigw.LambdaIntegration(function))
+        resource.add_method("POST", apigw.LambdaIntegration(self.webhook_alias))
         nag.waive(
             top,
             nag.Waiver(

@@ -5,6 +5,10 @@ Same contract as the FastAPI route it stands in for (operation `triggerWebhook` 
 document): the same verification and run start (`flightdeck.engine.intake`), the same answers
 (202 with `{run_id, workflow}`, `Idempotent-Replayed: true` on a replay) and the same problem
 details for every refusal (`flightdeck.api.problem_details`).
+
+Importing this module builds nothing; with SnapStart the intake's modules and the workflows'
+trigger models are imported before the snapshot is taken (`flightdeck.snapstart`), so a restored
+environment verifies and stores its first delivery at once.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.logging import correlation_paths
 
+from flightdeck import snapstart
 from flightdeck.observability import lambda_handler
 
 if TYPE_CHECKING:
@@ -99,3 +104,23 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from flightdeck.services import services
 
     return answer(event, services())
+
+
+def warm_up() -> None:
+    """Before the snapshot: the intake, the run start and the problem answers, psycopg, the AWS
+    SDK and the workflows (their trigger models). No client is made, no connection opened."""
+    import boto3  # noqa: F401
+    import psycopg  # noqa: F401
+
+    import flightdeck.api.problem_details
+    import flightdeck.engine.intake
+    import flightdeck.engine.runs  # noqa: F401
+    from flightdeck.observability import tracer, tracing_disabled
+    from flightdeck.services import services
+
+    if not tracing_disabled():
+        tracer()
+    _ = services().registry
+
+
+snapstart.prepare(warm_up)

@@ -1,6 +1,6 @@
-"""Lambda SnapStart on the API and the node runner: published versions behind a `live` alias,
-and API Gateway and the state machines' Tasks invoking that alias, never `$LATEST` (which
-SnapStart does not snapshot)."""
+"""Lambda SnapStart on the API, the webhook ingress and the node runner: published versions
+behind a `live` alias, and API Gateway and the state machines' Tasks invoking that alias, never
+`$LATEST` (which SnapStart does not snapshot)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from tests.infra.conftest import Synthesized
 from tests.infra.test_nag import nag_errors
 
 API_HANDLER = "functions.api.handler.handler"
+WEBHOOK_INGRESS_HANDLER = "functions.webhook_ingress.handler.handler"
 NODE_RUNNER_HANDLER = "functions.node_runner.handler.handler"
-SNAP_STARTED = {API_HANDLER: "api", NODE_RUNNER_HANDLER: "workflow"}
+SNAP_STARTED = {API_HANDLER: "api", WEBHOOK_INGRESS_HANDLER: "api", NODE_RUNNER_HANDLER: "workflow"}
 
 
 def resources(template: Any, kind: str) -> dict[str, Any]:
@@ -48,7 +49,7 @@ def live_alias_id(synthesized: Synthesized, part: str, handler: str) -> str:
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
-def test_snapstart_is_on_for_the_api_and_the_node_runner(
+def test_snapstart_is_on_for_the_api_the_webhook_ingress_and_the_node_runner(
     stage: str, request: pytest.FixtureRequest
 ) -> None:
     synthesized: Synthesized = request.getfixturevalue(stage)
@@ -65,22 +66,28 @@ def test_each_snapstart_function_has_a_published_version_behind_the_live_alias(
     assert live_alias_id(dev, part, handler)
 
 
-def test_api_gateway_invokes_the_api_functions_live_alias(dev: Synthesized) -> None:
+@pytest.mark.parametrize(
+    ("handler", "methods"),
+    # The API function serves the root and {proxy+}; the ingress, POST /v1/webhooks/{workflow}.
+    [(API_HANDLER, 2), (WEBHOOK_INGRESS_HANDLER, 1)],
+)
+def test_api_gateway_invokes_each_functions_live_alias(
+    dev: Synthesized, handler: str, methods: int
+) -> None:
     template = dev.template("api")
-    alias = {"Ref": live_alias_id(dev, "api", API_HANDLER)}
-    function = function_id(dev, "api", API_HANDLER)
+    alias = {"Ref": live_alias_id(dev, "api", handler)}
+    function = function_id(dev, "api", handler)
     bare = {"Fn::GetAtt": [function, "Arn"]}
-    methods = resources(template, "AWS::ApiGateway::Method")
     uris = [
         m["Properties"]["Integration"]["Uri"]["Fn::Join"][1]
-        for m in methods.values()
+        for m in resources(template, "AWS::ApiGateway::Method").values()
         if m["Properties"].get("Integration", {}).get("Type") == "AWS_PROXY"
     ]
-    # Given the proxy methods, those of the API function (at least the root and {proxy+})
-    # name its alias in their Lambda URI, and none names the bare function ($LATEST).
-    assert sum(alias in parts for parts in uris) >= 2
+    # Given the proxy methods, the function's name its alias in their Lambda URI, and none
+    # names the bare function ($LATEST).
+    assert sum(alias in parts for parts in uris) >= methods
     assert not any(bare in parts for parts in uris)
-    # And API Gateway's permissions for the API function name the alias, never the function.
+    # And API Gateway's permissions for the function name the alias, never the function.
     named = [
         p["Properties"]["FunctionName"]
         for p in resources(template, "AWS::Lambda::Permission").values()

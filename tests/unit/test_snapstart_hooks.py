@@ -1,7 +1,7 @@
-"""The SnapStart hooks of the API and node-runner handlers, run as the Lambda runtime runs
-them (through `snapshot_restore_py`'s registries) in a fresh process: importing a handler
-builds nothing, the warm-up builds and imports without opening a connection, and a restore
-drops the process's services and reseeds `random`."""
+"""The SnapStart hooks of the API, webhook-ingress and node-runner handlers, run as the Lambda
+runtime runs them (through `snapshot_restore_py`'s registries) in a fresh process: importing a
+handler builds nothing, the warm-up builds and imports without opening a connection, and a
+restore drops the process's services and reseeds `random`."""
 
 from __future__ import annotations
 
@@ -58,7 +58,44 @@ print("REPORT", json.dumps(report))
 """
 
 
-def run_probe() -> dict[str, object]:
+INGRESS_PROBE = """
+import json, random, sys
+import snapshot_restore_py as runtime
+
+import functions.webhook_ingress.handler as ingress
+from flightdeck import services as process
+
+heavy = ("psycopg", "psycopg_pool", "boto3", "flightdeck.engine.intake", "flightdeck.engine.runs",
+         "fastapi")
+report = {
+    "imported_at_import": sorted(m for m in heavy if m in sys.modules),
+    "before": [f"{f.__module__}.{f.__name__}" for f, _, _ in runtime.get_before_snapshot()],
+    "after": [f"{f.__module__}.{f.__name__}" for f, _, _ in runtime.get_after_restore()],
+}
+for hook, args, kwargs in runtime.get_before_snapshot():
+    hook(*args, **kwargs)
+report["imported_in_snapshot"] = sorted(m for m in heavy if m in sys.modules)
+report["pool_opened"] = "pool" in vars(process.services())
+state = random.getstate()
+for hook, args, kwargs in runtime.get_after_restore():
+    hook(*args, **kwargs)
+report["services_dropped"] = process._services is None
+report["random_reseeded"] = random.getstate() != state
+# A delivery without its tenant is refused before any database work.
+event = {
+    "resource": "/v1/webhooks/{workflow}", "path": "/v1/webhooks/support_triage",
+    "httpMethod": "POST", "headers": {"content-type": "application/json"},
+    "queryStringParameters": None, "pathParameters": {"workflow": "support_triage"},
+    "requestContext": {"requestId": "r"}, "body": "{}", "isBase64Encoded": False,
+}
+from tests.conftest import lambda_context
+answer = ingress.handler(event, lambda_context("flightdeck-webhook-ingress"))
+report["answer_after_restore"] = answer["statusCode"]
+print("REPORT", json.dumps(report))
+"""
+
+
+def run_probe(probe: str = PROBE) -> dict[str, object]:
     env = {
         **os.environ,
         # Settings as deployed name a database; nothing here connects to it.
@@ -66,7 +103,7 @@ def run_probe() -> dict[str, object]:
         "POWERTOOLS_LOG_LEVEL": "WARNING",
     }
     out = subprocess.run(
-        [sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True
     )
     assert out.returncode == 0, out.stderr
     (line,) = [x for x in out.stdout.splitlines() if x.startswith("REPORT ")]
@@ -109,3 +146,29 @@ def test_snapstart_hooks_build_before_the_snapshot_and_forget_after_a_restore() 
     assert report["fresh_services"] is True
     assert report["random_reseeded"] is True
     assert report["healthz_after_restore"] == 200
+
+
+def test_the_webhook_ingress_warms_up_its_intake_before_the_snapshot() -> None:
+    report = run_probe(INGRESS_PROBE)
+
+    # Given the ingress handler imported, nothing heavy is loaded and it registered its hooks.
+    assert report["imported_at_import"] == []
+    assert report["before"] == ["functions.webhook_ingress.handler.warm_up"]
+    assert report["after"] == ["flightdeck.snapstart.after_restore"]
+
+    # When the runtime takes the snapshot, then the intake and its drivers are in it (FastAPI
+    # is not: the ingress answers without it), and no database connection was opened.
+    assert report["imported_in_snapshot"] == [
+        "boto3",
+        "flightdeck.engine.intake",
+        "flightdeck.engine.runs",
+        "psycopg",
+        "psycopg_pool",
+    ]
+    assert report["pool_opened"] is False
+
+    # When an environment is restored, then its services are built anew, `random` draws its
+    # own numbers, and the ingress answers.
+    assert report["services_dropped"] is True
+    assert report["random_reseeded"] is True
+    assert report["answer_after_restore"] == 422
