@@ -40,14 +40,20 @@ def test_post_webhooks_goes_to_the_ingress_function(dev: Synthesized) -> None:
     assert [m["HttpMethod"] for m in methods] == ["POST"]
     integration = methods[0]["Integration"]
     assert integration["Type"] == "AWS_PROXY"
-    assert ingress_id in json.dumps(integration["Uri"])
+    # Through its SnapStart `live` alias (tests/infra/test_snapstart.py).
+    (alias_id,) = [
+        k
+        for k, a in resources(template, "AWS::Lambda::Alias").items()
+        if a["Properties"]["FunctionName"] == {"Ref": ingress_id}
+    ]
+    assert alias_id in json.dumps(integration["Uri"])
     # Everything else still reaches the app through its proxy resource.
     assert "/{proxy+}" in {path_of(k) for k in by_id}
     template.has_resource_properties(
         "AWS::Lambda::Permission",
         {
             "Action": "lambda:InvokeFunction",
-            "FunctionName": {"Fn::GetAtt": [ingress_id, "Arn"]},
+            "FunctionName": {"Ref": alias_id},
             "Principal": "apigateway.amazonaws.com",
         },
     )
