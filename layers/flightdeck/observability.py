@@ -2,7 +2,9 @@
 and the one decorator order every Lambda handler uses.
 
 The correlation id is the run id wherever the event carries one, so a run's log lines from
-the API, the node runner and the approval handlers can be found together. Outside Lambda the
+the API, the node runner and the approval handlers can be found together. The invocation's
+keys (its Lambda context and correlation id) are kept per thread: `make dev` runs many
+invocations at once in one process, and each log line names its own. Outside Lambda the
 tracer is inert and metrics can be switched off (`POWERTOOLS_METRICS_DISABLED=true`).
 
 Every record is masked (`flightdeck.privacy`) as it is formatted: message, extra keys and
@@ -82,9 +84,26 @@ def tracing_disabled() -> bool:
     return bool(Tracer._is_tracer_disabled())
 
 
+_cold = [True]  # the process's first invocation is its cold start
+
+
+def _invocation_keys(event: Any, context: Any, correlation_id_path: str | None) -> dict[str, Any]:
+    """What each log line of one invocation carries: the keys Powertools' `inject_lambda_context`
+    adds (the Lambda context, cold start, correlation id)."""
+    from aws_lambda_powertools.logging.lambda_context import build_lambda_context_model
+    from aws_lambda_powertools.utilities import jmespath_utils
+
+    cold, _cold[0] = _cold[0], False
+    keys: dict[str, Any] = {"cold_start": cold, **vars(build_lambda_context_model(context))}
+    if correlation_id_path:
+        keys["correlation_id"] = jmespath_utils.query(envelope=correlation_id_path, data=event)
+    return keys
+
+
 def lambda_handler(*, correlation_id_path: str | None = "run_id") -> Callable[[Handler], Handler]:
-    """Logger context (with the correlation id) outermost, then the tracer's segment, then the
-    metrics flush: the same order on every handler."""
+    """Logger keys (with the correlation id) outermost, then the tracer's segment, then the
+    metrics flush: the same order on every handler. The keys are the invocation's thread's
+    alone, and cleared when it returns."""
 
     def wrap(handler: Handler) -> Handler:
         built: list[Callable[..., Any]] = []
@@ -95,13 +114,13 @@ def lambda_handler(*, correlation_id_path: str | None = "run_id") -> Callable[[H
                 wrapped = metrics.log_metrics(handler)
                 if not tracing_disabled():
                     wrapped = tracer().capture_lambda_handler(wrapped)
-                wrapped = logger.inject_lambda_context(
-                    correlation_id_path=correlation_id_path, clear_state=True
-                )(wrapped)
                 built.append(wrapped)
+            logger.thread_safe_clear_keys()
+            logger.thread_safe_append_keys(**_invocation_keys(event, context, correlation_id_path))
             try:
                 return built[0](event, context)
             finally:
+                logger.thread_safe_clear_keys()
                 if is_metrics_disabled():
                     # Powertools keeps disabled metrics and prints them once a hundred pile
                     # up; with metrics off, nothing may be printed.
