@@ -264,33 +264,36 @@ def models_in_use(conn: Connection, tenant_id: uuid.UUID) -> list[tuple[str, int
 # `prepare_search`, whose parameters they take.
 _FILTERED_DOCS = """
 filtered_docs AS (
-    SELECT d.id, d.filename, d.title FROM documents d
+    SELECT d.id FROM documents d
     WHERE d.tenant_id = %(tenant)s AND d.status = 'ready'{filters}
 )"""
 # Only the filters asked for: Postgres cannot estimate "no filter, or this one", and taking a
 # tenant's 700 documents for 5 chose plans that read every chunk.
 _BY_DOCUMENT = " AND d.id = ANY (%(documents)s::uuid[])"
 _BY_TAG = " AND d.tags && %(tags)s::text[]"
-_NEAREST = """
+# A chunk's document is looked up in a hash of the filtered documents, built once: as a join,
+# the planner (misjudging how many documents pass) scanned the whole list for every chunk the
+# HNSW index returned. `IS TRUE` keeps the test a filter, which Postgres hashes.
+_IN_FILTERED_DOCS = "(c.document_id IN (SELECT id FROM filtered_docs)) IS TRUE"
+_NEAREST = f"""
 nearest AS (
-    SELECT c.id, c.embedding::{typed} <=> %(embedding)s::{typed} AS distance
+    SELECT c.id, c.embedding::{{typed}} <=> %(embedding)s::{{typed}} AS distance
     FROM document_chunks c
-    WHERE c.tenant_id = %(tenant)s AND c.embedding_dimension = {dimension}
-      AND c.embedding_model = %(model)s
-      AND c.document_id IN (SELECT id FROM filtered_docs)
+    WHERE c.tenant_id = %(tenant)s AND c.embedding_dimension = {{dimension}}
+      AND c.embedding_model = %(model)s AND {_IN_FILTERED_DOCS}
     ORDER BY distance
     LIMIT %(candidates)s
 )"""
 # Rows are picked by the question's rare words and ranked by all of them (a question rarely
-# repeats a chunk's phrase); both queries are constants to the planner, so it reads the GIN
-# index for the rare ones.
-_BY_TEXT = """
+# repeats a chunk's phrase). Under row-level security the GIN index cannot serve `@@` (not a
+# leakproof operator, so Postgres will not test it before the tenant policy): the tenant's
+# rows are read and tested, and the rare words bound how many are ranked.
+_BY_TEXT = f"""
 by_text AS (
     SELECT c.id, row_number() OVER (
                ORDER BY ts_rank_cd(c.search, %(loose)s::tsquery) DESC, c.id) AS rank
     FROM document_chunks c
-    WHERE c.tenant_id = %(tenant)s AND c.search @@ %(rare)s::tsquery
-      AND c.document_id IN (SELECT id FROM filtered_docs)
+    WHERE c.tenant_id = %(tenant)s AND c.search @@ %(rare)s::tsquery AND {_IN_FILTERED_DOCS}
     ORDER BY rank LIMIT %(candidates)s
 )"""
 _FUSED = """
@@ -303,14 +306,17 @@ fused AS MATERIALIZED (
     SELECT coalesce(v.id, t.id) AS id, v.rank AS vector_rank, t.rank AS text_rank,
            coalesce(1.0 / (%(rrf)s + v.rank), 0) + coalesce(1.0 / (%(rrf)s + t.rank), 0) AS score
     FROM by_vector v FULL JOIN by_text t ON t.id = v.id
+),
+-- The k best before their rows are read: k primary-key look-ups, not a join over the tenant.
+best AS (
+    SELECT * FROM fused ORDER BY score DESC, vector_rank NULLS LAST, id LIMIT %(k)s
 )"""
 _FUSED_SELECT = """
 SELECT c.id AS chunk_id, c.document_id, d.filename, d.title, c.ordinal, c.heading, c.body,
-       f.vector_rank, f.text_rank, f.score::float8 AS score
-FROM fused f JOIN document_chunks c ON c.tenant_id = %(tenant)s AND c.id = f.id
-JOIN filtered_docs d ON d.id = c.document_id
-ORDER BY f.score DESC, f.vector_rank NULLS LAST, c.id
-LIMIT %(k)s
+       b.vector_rank, b.text_rank, b.score::float8 AS score
+FROM best b JOIN document_chunks c ON c.tenant_id = %(tenant)s AND c.id = b.id
+JOIN documents d ON d.id = c.document_id
+ORDER BY b.score DESC, b.vector_rank NULLS LAST, c.id
 """
 # One round trip before the search: index scan settings for the transaction, the way to read
 # the vectors, and the full-text queries. The question's words (stemmed) are quoted as tsquery
