@@ -1,8 +1,9 @@
-"""Migration 0019: the outcome and health figures read from the hourly and daily rollups equal
-the figures computed from the base tables (counts and sums exactly, percentiles within the
-sketches' relative error) through inserts, status changes, reopens, late finishes, deletes and
-writes still in flight, across tenants (row-level security) and day boundaries; and the
-migration's backfill of a database that already holds runs."""
+"""Migrations 0019 and 0021: the outcome and health figures read from the hourly, daily and
+weekly rollups equal the figures computed from the base tables (counts and sums exactly,
+percentiles within the sketches' relative error) through inserts, status changes, reopens, late
+finishes, deletes and writes still in flight, across tenants (row-level security) and day
+boundaries; rows only for spans that have ended, read right after writes and as the hour, day
+and week under way close; and the migrations on a database that already holds runs."""
 
 from __future__ import annotations
 
@@ -269,7 +270,7 @@ def assert_matches(conn: Any, scope: insights.Scope) -> None:
         assert set(got) == set(expected)
         for key, row in expected.items():
             assert_row(got[key], row, f"figures {key}")
-        params = {**scope.params()}
+        params = scope.params(datetime.now(UTC))
         for bucket in ("day", "week"):
             got_series = insights.series(conn, scope, bucket)
             expected_series = conn.execute(
@@ -353,6 +354,17 @@ def write_history(conn: Any, tenant: uuid.UUID, n: int, *, seed: int, days: int 
             record(conn, tenant, past_run(rng, created))
 
 
+def write_between(
+    conn: Any, tenant: uuid.UUID, n: int, since: datetime, until: datetime, *, seed: int
+) -> None:
+    """`n` runs triggered in [since, until)."""
+    rng = random.Random(seed)
+    seconds = int((until - since).total_seconds())
+    with scoped(conn, tenant):
+        for _ in range(n):
+            record(conn, tenant, past_run(rng, since + timedelta(seconds=rng.randrange(seconds))))
+
+
 def add_tenant(conn: Any, slug: str) -> uuid.UUID:
     tenant = uuid.uuid4()
     conn.execute("INSERT INTO tenants (id, slug, name) VALUES (%s, %s, %s)", (tenant, slug, slug))
@@ -410,6 +422,19 @@ def marks(conn: Any, tenant: uuid.UUID) -> int:
     with scoped(conn, tenant):
         row = conn.execute("SELECT count(*) AS n FROM rollup_marks").fetchone()
     return int(row["n"])
+
+
+def spans(conn: Any, tenant: uuid.UUID) -> dict[str, set[datetime]]:
+    """The starts of the tenant's rollup rows (both tables), marks and pending spans, by kind."""
+    found: dict[str, set[datetime]] = {}
+    with scoped(conn, tenant):
+        for row in conn.execute(
+            "SELECT span, start FROM run_rollups UNION SELECT span, start FROM node_rollups"
+            " UNION SELECT 'marked', hour FROM rollup_marks"
+            " UNION SELECT 'pending ' || span, start FROM rollup_pending"
+        ):
+            found.setdefault(row["span"], set()).add(row["start"].astimezone(UTC))
+    return found
 
 
 # --- the rollups under writes -------------------------------------------------------------------
@@ -538,6 +563,83 @@ def test_each_tenant_reads_and_refreshes_only_its_own_rollups(conn: Any, app: An
         assert_matches(app, insights.Scope(tenant, START, START + timedelta(days=3)))
 
 
+def test_the_hour_day_and_week_under_way_are_rolled_up_once_they_have_ended(
+    conn: Any, app: Any
+) -> None:
+    # Given a tenant's week up to Sunday 2026-03-08 23:40 UTC, the last minutes of an ISO week
+    tenant = add_tenant(conn, "closing")
+    sunday_night = datetime(2026, 3, 8, 23, 40, tzinfo=UTC)
+    monday = datetime(2026, 3, 9, tzinfo=UTC)
+    write_between(app, tenant, 80, START, sunday_night, seed=30)
+    write_between(app, tenant, 12, sunday_night - timedelta(hours=4), sunday_night, seed=31)
+
+    def read_at(as_of: datetime) -> None:
+        # Windows ending before, at and after the moment, across the day and week boundary
+        for since, until in (
+            (START, as_of),
+            (START + timedelta(hours=5, minutes=30), as_of + timedelta(days=2)),
+            (datetime(2026, 3, 8, 21, 15, tzinfo=UTC), datetime(2026, 3, 9, 0, 50, tzinfo=UTC)),
+            (datetime(2026, 3, 2, tzinfo=UTC), monday),
+            (START, monday + timedelta(days=7)),
+        ):
+            assert_matches(app, insights.Scope(tenant, since, until, as_of=as_of))
+
+    # When it is read during that hour
+    read_at(sunday_night)
+    # Then the hour, the day and the week under way have no rows: the hour's marks wait, the
+    # day and the week are pending; the day before and the hours before have rows
+    found = spans(app, tenant)
+    assert sunday_night.replace(minute=0) in found["marked"]
+    assert sunday_night.replace(minute=0) not in found["hour"]
+    assert datetime(2026, 3, 8, 22, tzinfo=UTC) in found["hour"]
+    assert datetime(2026, 3, 8, tzinfo=UTC) not in found["day"]
+    assert datetime(2026, 3, 7, tzinfo=UTC) in found["day"]
+    assert datetime(2026, 3, 2, tzinfo=UTC) not in found.get("week", set())
+    assert found["pending day"] == {datetime(2026, 3, 8, tzinfo=UTC)}
+    assert found["pending week"] == {datetime(2026, 3, 2, tzinfo=UTC)}
+
+    # When writes arrive: runs in the hour under way, an earlier hour of the open day changes
+    # (a run of 21:00 fails late), a closed day changes (an approval of Tuesday's is decided
+    # otherwise), and the reader reads right after them
+    write_between(app, tenant, 4, sunday_night - timedelta(minutes=5), sunday_night, seed=32)
+    with scoped(app, tenant):
+        late = app.execute(
+            "SELECT id FROM runs WHERE created_at >= '2026-03-08 19:40Z'"
+            " AND created_at < '2026-03-08 23:00Z' AND status = 'succeeded' LIMIT 1"
+        ).fetchone()
+        assert late is not None
+        app.execute("UPDATE runs SET status = 'failed' WHERE id = %s", (late["id"],))
+        app.execute(
+            "UPDATE approvals SET status = 'edited' WHERE run_id IN (SELECT id FROM runs"
+            " WHERE created_at >= '2026-03-03Z' AND created_at < '2026-03-04Z')"
+        )
+    read_at(sunday_night + timedelta(minutes=10))
+    assert spans(app, tenant)["pending day"] == {datetime(2026, 3, 8, tzinfo=UTC)}
+
+    # When the day and the week have ended, with runs of the new week already in
+    write_between(app, tenant, 5, monday, monday + timedelta(minutes=20), seed=33)
+    read_at(monday + timedelta(minutes=20))
+    # Then the hour, the day and the week that ended have rows, and nothing of them waits
+    found = spans(app, tenant)
+    assert sunday_night.replace(minute=0) in found["hour"]
+    assert datetime(2026, 3, 8, tzinfo=UTC) in found["day"]
+    assert datetime(2026, 3, 2, tzinfo=UTC) in found["week"]
+    assert found["marked"] == {monday}
+    assert "pending day" not in found
+    assert "pending week" not in found
+
+    # And a late write to the hour that has just ended is read right after it
+    with scoped(app, tenant):
+        app.execute(
+            "UPDATE runs SET status = 'cancelled' WHERE id = (SELECT id FROM runs"
+            " WHERE created_at >= '2026-03-08 23:00Z' AND created_at < '2026-03-09Z' LIMIT 1)"
+        )
+    read_at(monday + timedelta(minutes=30))
+    # (and reads at the database's own clock, long after, roll everything up)
+    assert_matches(app, insights.Scope(tenant, START, monday + timedelta(days=1)))
+    assert set(spans(app, tenant)) == {"hour", "day", "week"}
+
+
 def test_days_are_utc_whatever_the_session_time_zone(conn: Any, app: Any) -> None:
     tenant = add_tenant(conn, "time-zones")
     write_history(app, tenant, 120, seed=9, days=4)
@@ -587,3 +689,53 @@ def test_migrating_a_database_with_runs_backfills_exact_rollups(
             assert rolled["n"] == 150
             for scope in windows(tenant):
                 assert_matches(app, scope)
+
+
+def test_migrating_rollups_of_the_day_and_week_under_way_leaves_them_pending(
+    postgres: Any, monkeypatch: Any
+) -> None:
+    all_migrations = migrations.available()
+    url = postgres.ensure_database(f"rollups_{uuid.uuid4().hex[:8]}")
+    with connect(url) as owner:
+        # Given a database at the version before 0021 with runs up to now, rolled up as 0019
+        # did: the current hour, day and week included
+        monkeypatch.setattr(
+            migrations, "available", lambda: [m for m in all_migrations if m.version < 21]
+        )
+        migrations.migrate(owner, checkpointer=False)
+        monkeypatch.undo()
+        tenant = add_tenant(owner, "under-way")
+    now = datetime.now(UTC)
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    this_week = today - timedelta(days=today.weekday())
+    with connect(url, role=APP_ROLE) as app:
+        write_between(app, tenant, 120, now - timedelta(days=8), now, seed=40)
+        write_between(app, tenant, 3, today, max(now, today + timedelta(seconds=1)), seed=41)
+        with scoped(app, tenant):
+            app.execute("SELECT flightdeck_refresh_rollups(%s)", (tenant,))
+        assert marks(app, tenant) == 0
+
+    # When the current code migrates it
+    with connect(url) as owner:
+        assert 21 in migrations.migrate(owner, checkpointer=False)
+
+    with connect(url, role=APP_ROLE) as app:
+        # Then the day and the week under way have no rows, and wait until they have ended
+        found = spans(app, tenant)
+        assert not {d for d in found["day"] if d >= today}
+        assert not {w for w in found.get("week", set()) if w >= this_week}
+        assert found["pending day"] == {today}
+        assert found["pending week"] == {this_week}
+        # And every window reads the same as the base rows, now and once they have ended
+        later = this_week + timedelta(days=7, minutes=5)
+        for as_of in (None, later):
+            for since, until in (
+                (now - timedelta(days=8), now),
+                (now - timedelta(days=6, hours=3), now + timedelta(days=2)),
+                (this_week - timedelta(days=7), this_week + timedelta(days=7)),
+            ):
+                assert_matches(app, insights.Scope(tenant, since, until, as_of=as_of))
+        found = spans(app, tenant)
+        assert today in found["day"]
+        assert this_week in found["week"]
+        assert "pending day" not in found

@@ -11,8 +11,11 @@ two ends, and the base rows of the minutes before its first whole hour and after
 computed by the same SQL function that fills the hour rows (`Scope.params`). Counts and sums
 are exact; percentiles are within `RELATIVE_ERROR` of percentile_cont over the same rows
 (`Sketch.quantile`). Every write that changes what a rollup sums leaves a mark; each read
-recomputes the tenant's marked hours first (`refresh`), so the rollups never lag the rows they
-sum. Time to benefit adds up `run_outcome_days` (migration 0015).
+first recomputes the tenant's marked hours that have ended, and the days and weeks above them
+that have ended (`refresh`), so the rollups never lag the rows they sum. Rows exist only for
+spans that have ended (migration 0021): the hour, day and week under way are read as hours and
+minutes, so a write into the current hour costs the next read nothing. Time to benefit adds up
+`run_outcome_days` (migration 0015).
 
 The queries run inside a tenant-scoped transaction (row-level security); they also name the
 tenant, so the planner can use the tenant indexes.
@@ -49,16 +52,21 @@ class Scope:
     since: datetime
     until: datetime
     workflow: str | None = None
+    # The moment the rollups are read at: spans that end after it are read from finer rows.
+    # None: the database's clock (the transaction's start). Tests move it to close days.
+    as_of: datetime | None = None
 
-    def params(self, *, weeks: bool = True) -> dict[str, Any]:
+    def params(self, as_of: datetime, *, weeks: bool = True) -> dict[str, Any]:
         """The window's parameters, and its split into rollup rows and base rows: whole ISO
         weeks [week_from, week_to), whole days [day_a_from, day_a_to) and [day_b_from,
         day_b_to), whole hours [hour_a_from, hour_a_to) and [hour_b_from, hour_b_to), and base
-        rows [since, edge_a) and [edge_b, until). Empty ranges are (x, x). Without `weeks`,
-        whole days stand for the weeks (for answers given day by day)."""
+        rows [since, edge_a) and [edge_b, until). Empty ranges are (x, x). Whole units end by
+        `as_of`'s hour: only spans that have ended have rows. Without `weeks`, whole days
+        stand for the weeks (for answers given day by day)."""
         since, until = self.since.astimezone(UTC), self.until.astimezone(UTC)
         # Each level's whole units inside the one below; a level with none is empty.
-        edge_a, edge_b = _ceil(since, HOUR), _floor(until, HOUR)
+        edge_a = _ceil(since, HOUR)
+        edge_b = min(_floor(until, HOUR), _floor(as_of.astimezone(UTC), HOUR))
         if edge_a >= edge_b:  # no whole hour: the window is read from the base rows
             edge_a = edge_b = until
         day_a, day_b = _ceil(edge_a, DAY), _floor(edge_b, DAY)
@@ -100,12 +108,27 @@ def _ceil(moment: datetime, step: timedelta) -> datetime:
     return floor if floor == moment else floor + step
 
 
-def refresh(conn: Connection, tenant_id: uuid.UUID) -> int:
-    """Recompute the tenant's hours that writes marked since the last refresh, and their days
-    and weeks; returns how many hours. Each figure below calls it first, so what it reads
+# The refresh as of a moment (the transaction's start when none is given), and that moment.
+_REFRESH = """
+SELECT flightdeck_refresh_rollups(%(tenant)s, m.as_of) AS hours, m.as_of
+FROM (SELECT coalesce(%(as_of)s::timestamptz, now()) AS as_of) m
+"""
+
+
+def refresh(conn: Connection, tenant_id: uuid.UUID, as_of: datetime | None = None) -> int:
+    """Recompute the tenant's hours that writes marked since the last refresh and that ended
+    before `as_of` (default: the transaction's start), and the days and weeks above them that
+    have ended; returns how many hours. Each figure below calls it first, so what it reads
     includes every write committed before its statements ran."""
-    row = conn.execute("SELECT flightdeck_refresh_rollups(%s) AS n", (tenant_id,)).fetchone()
-    return int(row["n"]) if row else 0
+    row = conn.execute(_REFRESH, {"tenant": tenant_id, "as_of": as_of}).fetchone()
+    return int(row["hours"]) if row else 0
+
+
+def _refreshed(conn: Connection, scope: Scope, *, weeks: bool = True) -> dict[str, Any]:
+    """`refresh`, then the window's parameters as of the moment the refresh used."""
+    row = conn.execute(_REFRESH, {"tenant": scope.tenant_id, "as_of": scope.as_of}).fetchone()
+    assert row is not None
+    return scope.params(row["as_of"], weeks=weeks)
 
 
 @dataclass(frozen=True)
@@ -296,8 +319,7 @@ def figures(conn: Connection, scope: Scope) -> dict[str | None, dict[str, Any]]:
     A workflow with no run in the window has no key; the total is always there (its counts 0
     when the window holds no run).
     """
-    refresh(conn, scope.tenant_id)
-    rows = _by_workflow(conn.execute(_FIGURES, scope.params()).fetchall())
+    rows = _by_workflow(conn.execute(_FIGURES, _refreshed(conn, scope)).fetchall())
     for row in rows.values():
         _percentiles(row, "turnaround", {"turnaround_p50": 0.5, "turnaround_p95": 0.95})
         _percentiles(row, "cx", {"cx_p50": 0.5, "cx_p90": 0.9})
@@ -427,10 +449,8 @@ ORDER BY s.start
 def series(conn: Connection, scope: Scope, bucket: Bucket) -> list[dict[str, Any]]:
     """The outcome trend: one row per UTC day or ISO week (Monday) that overlaps the window,
     empty buckets included."""
-    refresh(conn, scope.tenant_id)
-    rows = conn.execute(
-        _SERIES, {**scope.params(weeks=bucket == "week"), "bucket": bucket}
-    ).fetchall()
+    params = _refreshed(conn, scope, weeks=bucket == "week")
+    rows = conn.execute(_SERIES, {**params, "bucket": bucket}).fetchall()
     for row in rows:
         _percentiles(
             row, "turnaround", {"turnaround_p50_seconds": 0.5, "turnaround_p95_seconds": 0.95}
@@ -486,8 +506,7 @@ ORDER BY d.day
 def node_health(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
     """Per workflow and node: executions, failures, retries and latency percentiles, in the
     order the nodes first ran."""
-    refresh(conn, scope.tenant_id)
-    rows = conn.execute(_NODES, scope.params()).fetchall()
+    rows = conn.execute(_NODES, _refreshed(conn, scope)).fetchall()
     for row in rows:
         _percentiles(row, "duration", {"p50_ms": 0.5, "p95_ms": 0.95})
     return rows
@@ -495,8 +514,7 @@ def node_health(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
 
 def runs_per_day(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
     """Runs triggered per UTC day of the window, days without runs included."""
-    refresh(conn, scope.tenant_id)
-    return conn.execute(_DAYS, scope.params(weeks=False)).fetchall()
+    return conn.execute(_DAYS, _refreshed(conn, scope, weeks=False)).fetchall()
 
 
 def use_utc(conn: Connection) -> None:
