@@ -290,10 +290,10 @@ nearest AS (
 # rows are read and tested, and the rare words bound how many are ranked.
 _BY_TEXT = f"""
 by_text AS (
-    SELECT c.id, row_number() OVER (
-               ORDER BY ts_rank_cd(c.search, %(loose)s::tsquery) DESC, c.id) AS rank
-    FROM document_chunks c
-    WHERE c.tenant_id = %(tenant)s AND c.search @@ %(rare)s::tsquery AND {_IN_FILTERED_DOCS}
+    SELECT c.id, row_number() OVER (ORDER BY ts_rank_cd(c.search, q.loose) DESC, c.id) AS rank
+    FROM text_queries q JOIN document_chunks c
+      ON q.rare IS NOT NULL AND c.tenant_id = %(tenant)s AND c.search @@ q.rare
+     AND {_IN_FILTERED_DOCS}
     ORDER BY rank LIMIT %(candidates)s
 )"""
 _FUSED = """
@@ -318,38 +318,47 @@ FROM best b JOIN document_chunks c ON c.tenant_id = %(tenant)s AND c.id = b.id
 JOIN documents d ON d.id = c.document_id
 ORDER BY b.score DESC, b.vector_rank NULLS LAST, c.id
 """
-# One round trip before the search: index scan settings for the transaction, the way to read
-# the vectors, and the full-text queries. The question's words (stemmed) are quoted as tsquery
-# operands as they are (already normalised; none holds a backslash).
-_PREPARE = """
-WITH terms AS (
+# The question's words (stemmed) as tsquery operands, quoted as they are (already normalised;
+# none holds a backslash), each with how many of the tenant's chunks hold it; `rare` picks
+# rows by the rarest, while the chunks they match stay within TEXT_RANKED_ROWS, and `loose`
+# ranks them by every word. No rare word: `rare` is NULL and the text ranking is empty.
+_TEXT_QUERIES = """
+terms AS (
     SELECT w.lexeme, coalesce(t.chunks, 0) AS chunks,
            chr(39) || replace(w.lexeme, chr(39), chr(39) || chr(39)) || chr(39) AS operand
     FROM unnest(tsvector_to_array(to_tsvector('english', %(query)s))) w (lexeme)
     LEFT JOIN knowledge_terms t ON t.tenant_id = %(tenant)s AND t.lexeme = w.lexeme
     WHERE strpos(w.lexeme, chr(92)) = 0
-), rare AS (
-    -- Rarest first, while the chunks they match stay within the budget.
+),
+rare AS (
     SELECT operand FROM (
         SELECT operand, sum(chunks) OVER (ORDER BY chunks, lexeme) AS running
         FROM terms WHERE chunks > 0) r
     WHERE running <= %(text_rows)s
-), size AS (
+),
+text_queries AS MATERIALIZED (
+    SELECT (SELECT string_agg(operand, ' | ') FROM rare)::tsquery AS rare,
+           (SELECT string_agg(operand, ' | ') FROM terms)::tsquery AS loose
+)"""
+# Settings for the transaction, sent with the search in one round trip (`prepare_search`):
+# the HNSW scan's, and sorting priced out for a tenant read through the graph. The sort
+# setting it found is kept for `_FINISH`.
+_PREPARE = """
+WITH size AS (
     SELECT coalesce(sum(chunk_count), 0) > %(exact_rows)s AS graph FROM documents
     WHERE tenant_id = %(tenant)s AND status = 'ready' AND embedding_model = %(model)s
 )
 SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true) AS iterative_scan,
        set_config('hnsw.max_scan_tuples', %(max_scan_tuples)s, true) AS max_scan_tuples,
        set_config('hnsw.ef_search', %(ef_search)s, true) AS ef_search,
-       current_setting('enable_sort') AS enable_sort,
+       set_config('flightdeck.search_sort', current_setting('enable_sort'), true) AS enable_sort,
        -- Sorting priced out leaves the HNSW graph the only way to order the vectors.
        set_config('enable_sort', CASE WHEN size.graph THEN 'off'
                                       ELSE current_setting('enable_sort') END, true) AS sort,
-       size.graph,
-       (SELECT string_agg(operand, ' | ') FROM rare) AS rare,
-       (SELECT string_agg(operand, ' | ') FROM terms) AS loose
+       size.graph
 FROM size
 """
+_FINISH = "SELECT set_config('enable_sort', current_setting('flightdeck.search_sort'), true)"
 
 
 def _statement(
@@ -373,7 +382,9 @@ def ranking_statement(ranking: Literal["vector", "text"], dimension: int) -> sql
         return _statement(
             dimension, _FILTERED_DOCS, _NEAREST, "SELECT id, distance FROM nearest ORDER BY 2, 1"
         )
-    return _statement(dimension, _FILTERED_DOCS, _BY_TEXT, "SELECT id, rank FROM by_text")
+    return _statement(
+        dimension, _FILTERED_DOCS, _TEXT_QUERIES, _BY_TEXT, "SELECT id, rank FROM by_text"
+    )
 
 
 def candidates_for(k: int) -> int:
@@ -381,13 +392,41 @@ def candidates_for(k: int) -> int:
     return max(k * CANDIDATES_PER_RESULT, 20)
 
 
+def search_parameters(
+    tenant_id: uuid.UUID,
+    *,
+    query: str,
+    embedding: Sequence[float],
+    model: str,
+    k: int = 5,
+    document_ids: Sequence[uuid.UUID] = (),
+    tags: Sequence[str] = (),
+    ef_search: int | None = None,
+) -> dict[str, Any]:
+    """The parameters of `prepare_search`'s settings and of the search statements."""
+    return {
+        "tenant": tenant_id,
+        "query": query,
+        "documents": list(document_ids),
+        "tags": list(tags),
+        "model": model,
+        "embedding": "[" + ",".join(repr(float(x)) for x in embedding) + "]",
+        "candidates": candidates_for(k),
+        "text_rows": TEXT_RANKED_ROWS,
+        "rrf": RRF_K,
+        "k": k,
+        "exact_rows": EXACT_SCAN_ROWS,
+        "max_scan_tuples": str(MAX_SCAN_TUPLES),
+        "ef_search": str(ef_search or max(candidates_for(k), EF_SEARCH)),
+    }
+
+
 @dataclass(frozen=True)
 class Prepared:
-    """What `prepare_search` set and found, and the parameters of the search statements."""
+    """What `prepare_search` set, and the parameters of the search statements."""
 
     parameters: dict[str, Any]
     graph: bool  # the vectors are read through the HNSW graph (sorting priced out)
-    enable_sort: str  # the transaction's setting before, for `finish_search`
 
 
 def prepare_search(
@@ -402,44 +441,31 @@ def prepare_search(
     tags: Sequence[str] = (),
     ef_search: int | None = None,
 ) -> Prepared:
-    """One round trip, in the caller's transaction: pgvector 0.8's iterative index scan (walk
-    the graph until enough rows pass the filters) with search's candidate list; a tenant with
-    more than EXACT_SCAN_ROWS chunks read through its partition's HNSW graph, a smaller one
-    by its rows and an exact sort (Postgres, misjudging how many rows the document filter
-    keeps, would otherwise sort thousands); the full-text queries."""
-    row = conn.execute(
-        _PREPARE,
-        {
-            "query": query,
-            "tenant": tenant_id,
-            "model": model,
-            "text_rows": TEXT_RANKED_ROWS,
-            "exact_rows": EXACT_SCAN_ROWS,
-            "max_scan_tuples": str(MAX_SCAN_TUPLES),
-            "ef_search": str(ef_search or max(candidates_for(k), EF_SEARCH)),
-        },
-    ).fetchone()
+    """Settings for the rest of the caller's transaction (`finish_search` restores the sort
+    setting): pgvector 0.8's iterative index scan (walk the graph until enough rows pass the
+    filters) with search's candidate list; a tenant with more than EXACT_SCAN_ROWS chunks read
+    through its partition's HNSW graph, a smaller one by its rows and an exact sort (Postgres,
+    misjudging how many rows the document filter keeps, would otherwise sort thousands).
+    `search` sends the same settings in its own round trip; this is for running one ranking
+    alone (`ranking_statement`)."""
+    parameters = search_parameters(
+        tenant_id,
+        query=query,
+        embedding=embedding,
+        model=model,
+        k=k,
+        document_ids=document_ids,
+        tags=tags,
+        ef_search=ef_search,
+    )
+    row = conn.execute(_PREPARE, parameters).fetchone()
     assert row is not None
-    parameters = {
-        "tenant": tenant_id,
-        "documents": list(document_ids),
-        "tags": list(tags),
-        "model": model,
-        "embedding": "[" + ",".join(repr(float(x)) for x in embedding) + "]",
-        "candidates": candidates_for(k),
-        # No rare word: NULL, which matches nothing (the text ranking is empty).
-        "rare": row["rare"],
-        "loose": row["loose"],
-        "rrf": RRF_K,
-        "k": k,
-    }
-    return Prepared(parameters, row["graph"], row["enable_sort"])
+    return Prepared(parameters, row["graph"])
 
 
-def finish_search(conn: Connection, prepared: Prepared) -> None:
-    """Give the transaction back its sort setting (the rest of it plans as usual)."""
-    if prepared.graph:
-        conn.execute("SELECT set_config('enable_sort', %s, true)", (prepared.enable_sort,))
+def finish_search(conn: Connection) -> None:
+    """Give the transaction back the sort setting `prepare_search` found."""
+    conn.execute(_FINISH)
 
 
 def search(
@@ -458,6 +484,7 @@ def search(
     statement = _statement(
         len(embedding),
         _FILTERED_DOCS,
+        _TEXT_QUERIES,
         _NEAREST,
         _BY_TEXT,
         _FUSED,
@@ -465,8 +492,7 @@ def search(
         documents=bool(document_ids),
         tags=bool(tags),
     )
-    prepared = prepare_search(
-        conn,
+    parameters = search_parameters(
         tenant_id,
         query=query,
         embedding=embedding,
@@ -475,6 +501,9 @@ def search(
         document_ids=document_ids,
         tags=tags,
     )
-    rows = conn.execute(statement, prepared.parameters).fetchall()
-    finish_search(conn, prepared)
-    return [Hit(**row) for row in rows]
+    # One round trip: the settings, the search planned under them, the sort setting restored.
+    with conn.pipeline():
+        conn.execute(_PREPARE, parameters)
+        found = conn.execute(statement, parameters)
+        conn.execute(_FINISH)
+    return [Hit(**row) for row in found.fetchall()]
