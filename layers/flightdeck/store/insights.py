@@ -142,12 +142,18 @@ class Sketch:
 
     @classmethod
     def of(cls, row: dict[str, Any], prefix: str) -> Sketch:
-        return cls(
-            row[f"{prefix}_keys"] or (),
-            row[f"{prefix}_counts"] or (),
-            row[f"{prefix}_lows"] or (),
-            row[f"{prefix}_highs"] or (),
+        """The sketch whose buckets a row holds as four arrays, in any order (`_SKETCHES`)."""
+        buckets = sorted(
+            zip(
+                row[f"{prefix}_keys"] or (),
+                row[f"{prefix}_counts"] or (),
+                row[f"{prefix}_lows"] or (),
+                row[f"{prefix}_highs"] or (),
+                strict=True,
+            )
         )
+        keys, counts, lows, highs = zip(*buckets, strict=True) if buckets else ((), (), (), ())
+        return cls(keys, counts, lows, highs)
 
     def _order_statistic(self, index: int) -> float:
         """The value at 0-based `index` of the sorted values, as its bucket tells it."""
@@ -210,8 +216,10 @@ def _pieces(table: str, function: str, columns: str) -> str:
                OR start >= %(hour_b_from)s AND start < %(hour_b_to)s)
         UNION ALL
         SELECT {columns} FROM {function}(%(tenant)s, %(since)s, %(edge_a)s)
+        WHERE %(since)s::timestamptz < %(edge_a)s::timestamptz  -- not called when empty
         UNION ALL
         SELECT {columns} FROM {function}(%(tenant)s, %(edge_b)s, %(until)s)
+        WHERE %(edge_b)s::timestamptz < %(until)s::timestamptz
     ) p
     WHERE %(workflow)s::text IS NULL OR p.workflow = %(workflow)s
     """
@@ -226,7 +234,8 @@ def _sketch_columns(alias: str, prefix: str) -> str:
 
 _RUN_PIECES = _pieces("run_rollups", "flightdeck_run_rollup", _RUN_COLUMNS)
 
-# Sketch buckets of run pieces, merged per `group` (a GROUP BY list of `select`) and measure.
+# Sketch buckets of run pieces, merged per `group` (a GROUP BY list of `select`), measure and
+# key: one hash aggregate over every bucket of every piece, the step whose rows are many.
 _RUN_BUCKETS = """
     SELECT {select}, p.measure, p.k, sum(p.n)::int AS n, min(p.lo) AS lo, max(p.hi) AS hi
     FROM (
@@ -243,10 +252,12 @@ _RUN_BUCKETS = """
     GROUP BY {group}
 """
 
-# The merged buckets of each group (`keys`) and measure as a sketch's four arrays, in key order.
+# The merged buckets of each group (`keys`) and measure as a sketch's four arrays, in the same
+# order, which is no particular one: `Sketch.of` sorts them (sorting them here, by group and
+# key, took longer than the merge).
 _SKETCHES = """
-    SELECT {keys}, measure, array_agg(k ORDER BY k) AS keys, array_agg(n ORDER BY k) AS counts,
-           array_agg(lo ORDER BY k) AS lows, array_agg(hi ORDER BY k) AS highs
+    SELECT {keys}, measure, array_agg(k) AS keys, array_agg(n) AS counts, array_agg(lo) AS lows,
+           array_agg(hi) AS highs
     FROM buckets GROUP BY {keys}, measure
 """
 
@@ -284,12 +295,15 @@ totals AS (
           FROM pieces p, jsonb_each_text(p.cx_labels) j
           GROUP BY GROUPING SETS ((p.workflow, j.key), (j.key))) l
     GROUP BY workflow, is_total
-), buckets AS ({
-    _RUN_BUCKETS.format(
-        select="p.workflow, GROUPING(p.workflow) = 1 AS is_total",
-        group="GROUPING SETS ((p.workflow, p.measure, p.k), (p.measure, p.k))",
-    )
-}), sketches AS ({_SKETCHES.format(keys="workflow, is_total")})
+), by_workflow AS MATERIALIZED ({
+    _RUN_BUCKETS.format(select="p.workflow", group="p.workflow, p.measure, p.k")
+}), buckets AS (
+    -- The total's buckets from the workflows' merged ones: fewer rows than the pieces'.
+    SELECT workflow, false AS is_total, measure, k, n, lo, hi FROM by_workflow
+    UNION ALL
+    SELECT NULL, true, measure, k, sum(n)::int, min(lo), max(hi) FROM by_workflow
+    GROUP BY measure, k
+), sketches AS ({_SKETCHES.format(keys="workflow, is_total")})
 SELECT t.*, coalesce(l.cx_labels, '{{}}'::jsonb) AS cx_labels,
        {_sketch_columns("a", "turnaround")}, {_sketch_columns("c", "cx")}
 FROM totals t
