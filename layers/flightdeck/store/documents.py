@@ -285,15 +285,17 @@ nearest AS (
     LIMIT %(candidates)s
 )"""
 # Rows are picked by the question's rare words and ranked by all of them (a question rarely
-# repeats a chunk's phrase). Under row-level security the GIN index cannot serve `@@` (not a
-# leakproof operator, so Postgres will not test it before the tenant policy): the tenant's
-# rows are read and tested, and the rare words bound how many are ranked.
+# repeats a chunk's phrase); without a rare word no row is read. Under row-level security the
+# GIN index cannot serve `@@` (not a leakproof operator, so Postgres will not test it before
+# the tenant policy): the tenant's rows are read and tested, and the rare words bound how many
+# are ranked.
 _BY_TEXT = f"""
 by_text AS (
-    SELECT c.id, row_number() OVER (ORDER BY ts_rank_cd(c.search, q.loose) DESC, c.id) AS rank
-    FROM text_queries q JOIN document_chunks c
-      ON q.rare IS NOT NULL AND c.tenant_id = %(tenant)s AND c.search @@ q.rare
-     AND {_IN_FILTERED_DOCS}
+    SELECT c.id, row_number() OVER (
+               ORDER BY ts_rank_cd(c.search, (SELECT loose FROM text_queries)) DESC, c.id) AS rank
+    FROM document_chunks c
+    WHERE (SELECT rare FROM text_queries) IS NOT NULL AND c.tenant_id = %(tenant)s
+      AND c.search @@ (SELECT rare FROM text_queries) AND {_IN_FILTERED_DOCS}
     ORDER BY rank LIMIT %(candidates)s
 )"""
 _FUSED = """
