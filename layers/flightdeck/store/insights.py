@@ -198,7 +198,8 @@ _NODE_COLUMNS = "start, workflow, node, executions, failures, retries, first_eve
 
 def _pieces(table: str, function: str, columns: str) -> str:
     """The rows that add up to the window: whole weeks, whole days, whole hours, the base rows
-    of the minutes at the ends; of one workflow when the scope names one."""
+    of the minutes at both ends (one call over the two ranges, migration 0021); of one workflow
+    when the scope names one."""
     return f"""
     SELECT * FROM (
         SELECT {columns} FROM {table}
@@ -215,11 +216,10 @@ def _pieces(table: str, function: str, columns: str) -> str:
           AND (start >= %(hour_a_from)s AND start < %(hour_a_to)s
                OR start >= %(hour_b_from)s AND start < %(hour_b_to)s)
         UNION ALL
-        SELECT {columns} FROM {function}(%(tenant)s, %(since)s, %(edge_a)s)
-        WHERE %(since)s::timestamptz < %(edge_a)s::timestamptz  -- not called when empty
-        UNION ALL
-        SELECT {columns} FROM {function}(%(tenant)s, %(edge_b)s, %(until)s)
-        WHERE %(edge_b)s::timestamptz < %(until)s::timestamptz
+        SELECT {columns}
+        FROM {function}(%(tenant)s, %(since)s, %(edge_a)s, %(edge_b)s, %(until)s)
+        WHERE %(since)s::timestamptz < %(edge_a)s::timestamptz  -- not called when both are empty
+           OR %(edge_b)s::timestamptz < %(until)s::timestamptz
     ) p
     WHERE %(workflow)s::text IS NULL OR p.workflow = %(workflow)s
     """
@@ -234,22 +234,22 @@ def _sketch_columns(alias: str, prefix: str) -> str:
 
 _RUN_PIECES = _pieces("run_rollups", "flightdeck_run_rollup", _RUN_COLUMNS)
 
-# Sketch buckets of run pieces, merged per `group` (a GROUP BY list of `select`), measure and
-# key: one hash aggregate over every bucket of every piece, the step whose rows are many.
+# Sketch buckets of run pieces, merged per `key` (a column of the pieces), measure and bucket:
+# one hash aggregate over every bucket of every piece, the step whose rows are many (so the key
+# is computed per piece, never per bucket).
 _RUN_BUCKETS = """
-    SELECT {select}, p.measure, p.k, sum(p.n)::int AS n, min(p.lo) AS lo, max(p.hi) AS hi
+    SELECT p.key AS {key}, p.measure, p.k, sum(p.n)::int AS n, min(p.lo) AS lo, max(p.hi) AS hi
     FROM (
-        SELECT q.start, q.workflow, 'turnaround' AS measure, unnest((q.turnaround).keys) AS k,
+        SELECT q.{key} AS key, 'turnaround' AS measure, unnest((q.turnaround).keys) AS k,
                unnest((q.turnaround).counts) AS n, unnest((q.turnaround).lows) AS lo,
                unnest((q.turnaround).highs) AS hi
         FROM pieces q
         UNION ALL
-        SELECT q.start, q.workflow, 'cx', unnest((q.cx_turnaround).keys),
-               unnest((q.cx_turnaround).counts), unnest((q.cx_turnaround).lows),
-               unnest((q.cx_turnaround).highs)
+        SELECT q.{key}, 'cx', unnest((q.cx_turnaround).keys), unnest((q.cx_turnaround).counts),
+               unnest((q.cx_turnaround).lows), unnest((q.cx_turnaround).highs)
         FROM pieces q
     ) p
-    GROUP BY {group}
+    GROUP BY p.key, p.measure, p.k
 """
 
 # The merged buckets of each group (`keys`) and measure as a sketch's four arrays, in the same
@@ -295,9 +295,8 @@ totals AS (
           FROM pieces p, jsonb_each_text(p.cx_labels) j
           GROUP BY GROUPING SETS ((p.workflow, j.key), (j.key))) l
     GROUP BY workflow, is_total
-), by_workflow AS MATERIALIZED ({
-    _RUN_BUCKETS.format(select="p.workflow", group="p.workflow, p.measure, p.k")
-}), buckets AS (
+), by_workflow AS MATERIALIZED ({_RUN_BUCKETS.format(key="workflow")}),
+buckets AS (
     -- The total's buckets from the workflows' merged ones: fewer rows than the pieces'.
     SELECT workflow, false AS is_total, measure, k, n, lo, hi FROM by_workflow
     UNION ALL
@@ -420,13 +419,15 @@ def benefit(
 
 
 _SERIES = f"""
-WITH pieces AS MATERIALIZED ({_RUN_PIECES}),
+WITH pieces AS MATERIALIZED (
+    SELECT date_trunc(%(bucket)s, p.start, 'UTC') AS bucket, p.* FROM ({_RUN_PIECES}) p
+),
 starts AS (
     SELECT generate_series(date_trunc(%(bucket)s, %(since)s::timestamptz, 'UTC'),
                            %(until)s::timestamptz - interval '1 microsecond',
                            ('1 ' || %(bucket)s)::interval) AS start
 ), figures AS (
-    SELECT date_trunc(%(bucket)s, start, 'UTC') AS start,
+    SELECT bucket AS start,
            sum(runs)::int AS runs, sum(succeeded)::int AS succeeded, sum(failed)::int AS failed,
            sum(succeeded + failed + cancelled) AS finished,
            sum(succeeded_without_edit) AS without_edit,
@@ -436,12 +437,8 @@ starts AS (
            sum(staff_minutes)::float8 AS staff_minutes,
            sum(minutes_saved)::float8 AS minutes_saved
     FROM pieces GROUP BY 1
-), buckets AS ({
-    _RUN_BUCKETS.format(
-        select="date_trunc(%(bucket)s, p.start, 'UTC') AS start",
-        group="1, p.measure, p.k",
-    )
-}), sketches AS ({_SKETCHES.format(keys="start")})
+), buckets AS ({_RUN_BUCKETS.format(key="bucket")}),
+sketches AS ({_SKETCHES.format(keys="bucket")})
 SELECT s.start,
        coalesce(f.runs, 0) AS runs,
        coalesce(f.succeeded, 0) AS succeeded,
@@ -454,8 +451,8 @@ SELECT s.start,
        (f.quality_score_sum / nullif(f.measured_runs, 0))::float8 AS mean_quality_score,
        {_sketch_columns("a", "turnaround")}, {_sketch_columns("c", "cx")}
 FROM starts s LEFT JOIN figures f ON f.start = s.start
-LEFT JOIN sketches a ON a.start = s.start AND a.measure = 'turnaround'
-LEFT JOIN sketches c ON c.start = s.start AND c.measure = 'cx'
+LEFT JOIN sketches a ON a.bucket = s.start AND a.measure = 'turnaround'
+LEFT JOIN sketches c ON c.bucket = s.start AND c.measure = 'cx'
 ORDER BY s.start
 """
 
@@ -475,24 +472,28 @@ def series(conn: Connection, scope: Scope, bucket: Bucket) -> list[dict[str, Any
     return rows
 
 
+# Buckets merged per node by a number standing for it (hashing it beats hashing two names).
 _NODES = f"""
-WITH pieces AS MATERIALIZED ({_pieces("node_rollups", "flightdeck_node_rollup", _NODE_COLUMNS)}),
+WITH pieces AS MATERIALIZED (
+    SELECT dense_rank() OVER (ORDER BY p.workflow, p.node) AS g, p.*
+    FROM ({_pieces("node_rollups", "flightdeck_node_rollup", _NODE_COLUMNS)}) p
+),
 counted AS (
-    SELECT workflow, node, sum(executions)::int AS executions, sum(failures)::int AS failures,
-           sum(retries)::int AS retries, min(first_event) AS first_event
-    FROM pieces GROUP BY 1, 2
+    SELECT g, workflow, node, sum(executions)::int AS executions,
+           sum(failures)::int AS failures, sum(retries)::int AS retries,
+           min(first_event) AS first_event
+    FROM pieces GROUP BY 1, 2, 3
 ), buckets AS (
-    SELECT p.workflow, p.node, 'duration' AS measure, p.k, sum(p.n)::int AS n,
-           min(p.lo) AS lo, max(p.hi) AS hi
-    FROM (SELECT q.workflow, q.node, unnest((q.duration).keys) AS k,
-                 unnest((q.duration).counts) AS n, unnest((q.duration).lows) AS lo,
-                 unnest((q.duration).highs) AS hi
+    SELECT p.g, 'duration' AS measure, p.k, sum(p.n)::int AS n, min(p.lo) AS lo,
+           max(p.hi) AS hi
+    FROM (SELECT q.g, unnest((q.duration).keys) AS k, unnest((q.duration).counts) AS n,
+                 unnest((q.duration).lows) AS lo, unnest((q.duration).highs) AS hi
           FROM pieces q) p
-    GROUP BY 1, 2, 4
-), sketches AS ({_SKETCHES.format(keys="workflow, node")})
+    GROUP BY p.g, p.k
+), sketches AS ({_SKETCHES.format(keys="g")})
 SELECT c.workflow, c.node, c.executions, c.failures, c.retries,
        {_sketch_columns("d", "duration")}
-FROM counted c LEFT JOIN sketches d ON d.workflow = c.workflow AND d.node = c.node
+FROM counted c LEFT JOIN sketches d ON d.g = c.g
 ORDER BY c.workflow, c.first_event
 """
 
