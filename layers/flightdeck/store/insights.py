@@ -18,7 +18,8 @@ minutes, so a write into the current hour costs the next read nothing. Time to b
 `run_outcome_days` (migration 0015).
 
 The queries run inside a tenant-scoped transaction (row-level security); they also name the
-tenant, so the planner can use the tenant indexes.
+tenant, so the planner can use the tenant indexes. Answers that carry sketches come back in
+binary: printing and parsing their thousands of floats as text took a tenth of a request.
 """
 
 from __future__ import annotations
@@ -332,7 +333,7 @@ def figures(conn: Connection, scope: Scope) -> dict[str | None, dict[str, Any]]:
     A workflow with no run in the window has no key; the total is always there (its counts 0
     when the window holds no run).
     """
-    rows = _by_workflow(conn.execute(_FIGURES, _refreshed(conn, scope)).fetchall())
+    rows = _by_workflow(conn.execute(_FIGURES, _refreshed(conn, scope), binary=True).fetchall())
     for row in rows.values():
         _percentiles(row, "turnaround", {"turnaround_p50": 0.5, "turnaround_p95": 0.95})
         _percentiles(row, "cx", {"cx_p50": 0.5, "cx_p90": 0.9})
@@ -461,7 +462,7 @@ def series(conn: Connection, scope: Scope, bucket: Bucket) -> list[dict[str, Any
     """The outcome trend: one row per UTC day or ISO week (Monday) that overlaps the window,
     empty buckets included."""
     params = _refreshed(conn, scope, weeks=bucket == "week")
-    rows = conn.execute(_SERIES, {**params, "bucket": bucket}).fetchall()
+    rows = conn.execute(_SERIES, {**params, "bucket": bucket}, binary=True).fetchall()
     for row in rows:
         _percentiles(
             row, "turnaround", {"turnaround_p50_seconds": 0.5, "turnaround_p95_seconds": 0.95}
@@ -521,7 +522,7 @@ ORDER BY d.day
 def node_health(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
     """Per workflow and node: executions, failures, retries and latency percentiles, in the
     order the nodes first ran."""
-    rows = conn.execute(_NODES, _refreshed(conn, scope)).fetchall()
+    rows = conn.execute(_NODES, _refreshed(conn, scope), binary=True).fetchall()
     for row in rows:
         _percentiles(row, "duration", {"p50_ms": 0.5, "p95_ms": 0.95})
     return rows
