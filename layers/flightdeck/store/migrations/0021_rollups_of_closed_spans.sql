@@ -19,6 +19,10 @@
 -- inside those. The rows 0019 built for the day and week under way are removed here and the
 -- span left pending, so every row left is one of a span that has ended, or of the current hour
 -- (never read before it ends, recomputed then if a write marked it).
+--
+-- Also for the reads: the base-row functions take two ranges, so a window's minutes at both
+-- ends are one call (and one plan); the node one groups once by node and bucket; a roll-up
+-- reads only the rows of its span. Answers are unchanged.
 
 -- Days and weeks whose rows must be rolled up (again) once they have ended.
 CREATE TABLE rollup_pending (
