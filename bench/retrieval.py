@@ -314,7 +314,7 @@ def sweep_tenant(
         with scoped(conn, tenant):
             exacts.append(ranking_of(conn, prepare(conn, tenant, query, model, exact=True), K))
     out = []
-    for ef in (64, 100, documents.EF_SEARCH, 200, 300):
+    for ef in sorted({64, 100, 160, documents.EF_SEARCH, 200, 300}):
         series = Series()
         for query, exact in zip(queries, exacts, strict=True):
             t = time.perf_counter()
