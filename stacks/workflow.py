@@ -333,13 +333,11 @@ class WorkflowStack(Stack):
                 conditions={"StringEquals": {"cloudwatch:namespace": approval_metric.NAMESPACE}},
             )
         )
-        self.support_functions["ApprovalMetrics"] = function
-        events.Rule(
-            self,
-            "ApprovalMetricsSchedule",
-            description=f"{config.name}: publish the oldest pending approval's age",
-            schedule=events.Schedule.rate(APPROVAL_METRICS_RATE),
-            targets=[targets.LambdaFunction(function, retry_attempts=0)],
+        self._every(
+            APPROVAL_METRICS_RATE,
+            "ApprovalMetrics",
+            function,
+            f"{config.name}: publish the oldest pending approval's age",
         )
 
     def _callback_dispatcher(
@@ -370,14 +368,13 @@ class WorkflowStack(Stack):
         data.secret.grant_read(function)
         # Signs with the callback secrets, and makes a tenant's default one on first need.
         grant_tenant_secrets(function, config)
-        function.configure_async_invoke(max_event_age=Duration.minutes(1), retry_attempts=0)
-        self.support_functions["CallbackDispatcher"] = function
-        events.Rule(
-            self,
-            "CallbackDispatchSchedule",
-            description=f"{config.name}: send due outbound callbacks",
-            schedule=events.Schedule.rate(CALLBACK_DISPATCH_RATE),
-            targets=[targets.LambdaFunction(function, retry_attempts=0)],
+        self._every(
+            CALLBACK_DISPATCH_RATE,
+            "CallbackDispatcher",
+            function,
+            f"{config.name}: send due outbound callbacks",
+            rule_id="CallbackDispatchSchedule",
+            single=True,
         )
 
     def _sweeper(
@@ -410,12 +407,36 @@ class WorkflowStack(Stack):
         data.trigger_key.grant_decrypt(function)
         for machine in self.state_machines.values():
             machine.grant_start_execution(function)
-        function.configure_async_invoke(max_event_age=Duration.minutes(1), retry_attempts=0)
-        self.support_functions["RunSweeper"] = function
+        self._every(
+            SWEEP_RATE,
+            "RunSweeper",
+            function,
+            f"{config.name}: start runs left queued without an execution",
+            rule_id="RunSweepSchedule",
+            single=True,
+        )
+
+    def _every(
+        self,
+        rate: Duration,
+        name: str,
+        function: lambda_.Function,
+        description: str,
+        *,
+        rule_id: str | None = None,
+        single: bool = False,
+    ) -> None:
+        """Invoke `function` (a support function, kept as `name`) every `rate` by an
+        EventBridge rule. `single`: a firing that fails, or is throttled by the function's
+        reserved concurrency, is dropped after a minute rather than retried or queued; the
+        next firing takes over."""
+        if single:
+            function.configure_async_invoke(max_event_age=Duration.minutes(1), retry_attempts=0)
+        self.support_functions[name] = function
         events.Rule(
             self,
-            "RunSweepSchedule",
-            description=f"{config.name}: start runs left queued without an execution",
-            schedule=events.Schedule.rate(SWEEP_RATE),
+            rule_id or f"{name}Schedule",
+            description=description,
+            schedule=events.Schedule.rate(rate),
             targets=[targets.LambdaFunction(function, retry_attempts=0)],
         )
