@@ -128,7 +128,8 @@ CALLBACK_DISPATCHER_HANDLER = "functions.callback_dispatcher.handler.handler"
 CALLBACK_DISPATCH_RATE = Duration.minutes(1)
 CALLBACK_DISPATCHER_TIMEOUT = Duration.minutes(5)
 SWEEPER_HANDLER = "functions.sweeper.handler.handler"
-# How often runs left queued without an execution are looked for (`flightdeck.engine.sweeper`).
+# How often runs left queued without an execution are looked for, and the outcome rollups that
+# writes marked are refreshed (`flightdeck.engine.sweeper`).
 SWEEP_RATE = Duration.minutes(1)
 
 
@@ -385,7 +386,8 @@ class WorkflowStack(Stack):
         data: DataStack,
     ) -> None:
         """Starts the executions of runs left queued without one (Step Functions was
-        unavailable when they were created) every SWEEP_RATE.
+        unavailable when they were created) every SWEEP_RATE, and refreshes the outcome
+        rollups that writes marked and no read took.
 
         One at a time (reserved concurrency 1), and a firing that fails or is throttled is
         dropped, not retried: the next one, a minute later, sweeps again. Starting an execution
@@ -395,7 +397,7 @@ class WorkflowStack(Stack):
             self,
             "RunSweeper",
             handler=SWEEPER_HANDLER,
-            description="Starts the executions of runs left queued without one",
+            description="Starts runs left queued without an execution; refreshes outcome rollups",
             environment=environment,
             network=data.network,
             timeout=Duration.minutes(1),
@@ -411,7 +413,7 @@ class WorkflowStack(Stack):
             SWEEP_RATE,
             "RunSweeper",
             function,
-            f"{config.name}: start runs left queued without an execution",
+            f"{config.name}: start runs left queued without an execution, refresh rollups",
             rule_id="RunSweepSchedule",
             single=True,
         )

@@ -1,5 +1,5 @@
-"""Scheduled every minute: starts the executions of runs left queued without one
-(`flightdeck.engine.sweeper`)."""
+"""Scheduled every minute: starts the executions of runs left queued without one, and refreshes
+the outcome rollups writes marked (`flightdeck.engine.sweeper`)."""
 
 from __future__ import annotations
 
@@ -20,4 +20,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "started": [str(run_id) for run_id in report.started],
         "existing": report.existing,
         "unavailable": report.unavailable,
+        "rolled_up": report.rolled_up,
+        "hours": report.hours,
     }

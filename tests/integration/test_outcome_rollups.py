@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -650,6 +651,55 @@ def test_days_are_utc_whatever_the_session_time_zone(conn: Any, app: Any) -> Non
         days = insights.runs_per_day(app, scope)
     assert [d["day"].astimezone(UTC) for d in days] == [START + timedelta(days=i) for i in range(4)]
     assert_matches(app, scope)
+
+
+# --- the sweep ----------------------------------------------------------------------------------
+
+
+class NoQueuedRuns:
+    """The sweep's run service, never asked to start a run: these sweeps examine none."""
+
+    def start_queued(self, run: Any) -> bool:
+        raise AssertionError(f"run {run.id} was not to be started")
+
+
+def test_the_sweep_rolls_up_what_no_read_took_longest_waiting_first(
+    conn: Any, app: Any, database_url: str
+) -> None:
+    from flightdeck.engine.sweeper import RunSweeper
+
+    # Given two tenants' histories nobody has read, A's hours older than B's, and a quiet tenant
+    a, b = add_tenant(conn, "unread-a"), add_tenant(conn, "unread-b")
+    add_tenant(conn, "quiet")
+    write_history(app, a, 40, seed=11, days=2)
+    write_between(app, b, 30, START + timedelta(days=5), START + timedelta(days=6), seed=12)
+    assert marks(app, a) > 0
+    assert marks(app, b) > 0
+
+    @contextmanager
+    def connection() -> Iterator[Any]:
+        with connect(database_url, role=APP_ROLE) as c:
+            yield c
+
+    sweeper = RunSweeper(connection=connection, runs=NoQueuedRuns())  # type: ignore[arg-type]
+
+    # When a sweep may refresh one tenant, then it takes A, whose marks waited longest
+    first = sweeper.sweep(limit=0, rollup_tenants=1)
+    assert (first.examined, first.rolled_up) == (0, 1)
+    assert first.hours > 0
+    assert marks(app, a) == 0
+    assert marks(app, b) > 0
+    # ... and the next one B: every ended hour, day and week of both is rolled up, none pending
+    second = sweeper.sweep(limit=0)
+    assert second.rolled_up == 1
+    for tenant in (a, b):
+        assert set(spans(app, tenant)) == {"hour", "day", "week"}
+    # ... and then nobody waits: the quiet tenant was never refreshed
+    assert sweeper.sweep(limit=0).rolled_up == 0
+
+    # And what the sweeps rolled up is what the reads would have: the base rows' figures
+    assert_matches(app, insights.Scope(a, START, START + timedelta(days=2)))
+    assert_matches(app, insights.Scope(b, START + timedelta(days=5), START + timedelta(days=6)))
 
 
 # --- the migration ------------------------------------------------------------------------------

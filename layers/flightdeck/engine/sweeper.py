@@ -1,4 +1,5 @@
-"""Starts the executions of runs left queued without one.
+"""The periodic sweep: starts the executions of runs left queued without one, and rolls up
+the outcome figures that writes marked and no read has taken yet.
 
 A run is committed before its execution is started (the node runner needs the row), so when
 Step Functions is unreachable or throttling at that moment the run is stored, queued, with no
@@ -11,6 +12,13 @@ they were created or resumed and starts their executions.
 Starting is idempotent: the execution is named after the run, and Step Functions refuses a
 second execution of the same name (`ExecutionAlreadyExists`), so a run whose execution did
 start, and is merely slow to reach its first node, is left as it is.
+
+Outcome rollups (`flightdeck.store.insights`) are recomputed by the first read after a write
+marked them. A tenant nobody looks at would gather marks without end, and the first look after
+a busy hour would pay for all of them; so each sweep also refreshes the tenants whose marked
+hours (or pending days and weeks) have ended, longest waiting first, `ROLLUP_TENANTS_PER_SWEEP`
+at a time, each in its own transaction. A refresh a read makes meanwhile waits for it (or it
+for the read): the rollups come out the same either way.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from flightdeck.engine.runs import ExecutionStartError
+from flightdeck.store import insights
 from flightdeck.store import runs as run_store
 from flightdeck.store import tenants as tenant_store
 from flightdeck.store.db import scoped
@@ -39,6 +48,9 @@ SWEEP_AFTER_SECONDS = 60.0
 SWEEP_LIMIT = 500
 # How often `make dev` sweeps (on AWS: the EventBridge rule's rate, `stacks.workflow`).
 SWEEP_INTERVAL_SECONDS = 60.0
+# Tenants whose outcome rollups a sweep refreshes (a large tenant's busy hour takes tens of
+# milliseconds); the next sweep takes the rest.
+ROLLUP_TENANTS_PER_SWEEP = 20
 
 
 @dataclass
@@ -50,6 +62,9 @@ class SweepReport:
     started: list[uuid.UUID] = field(default_factory=list)
     existing: int = 0
     unavailable: int = 0
+    # Tenants whose outcome rollups were refreshed, and the hours recomputed for them.
+    rolled_up: int = 0
+    hours: int = 0
 
 
 class RunSweeper:
@@ -58,16 +73,28 @@ class RunSweeper:
         self._runs = runs
 
     def sweep(
-        self, *, after_seconds: float = SWEEP_AFTER_SECONDS, limit: int = SWEEP_LIMIT
+        self,
+        *,
+        after_seconds: float = SWEEP_AFTER_SECONDS,
+        limit: int = SWEEP_LIMIT,
+        rollup_tenants: int = ROLLUP_TENANTS_PER_SWEEP,
     ) -> SweepReport:
         """Start the execution of every run of every tenant still queued `after_seconds`
-        after it was created or resumed (at most `limit`, oldest first). Stops early while Step
+        after it was created or resumed (at most `limit`, oldest first), then refresh the
+        outcome rollups of up to `rollup_tenants` tenants. Starting stops early while Step
         Functions is unavailable: the next sweep tries again."""
         report = SweepReport()
         with self._connection() as conn, conn.transaction():
             tenant_ids = tenant_store.all_ids(conn)
         if not tenant_ids:
             return report
+        self._start_queued(report, tenant_ids, after_seconds, limit)
+        self._roll_up(report, tenant_ids, rollup_tenants)
+        return report
+
+    def _start_queued(
+        self, report: SweepReport, tenant_ids: list[uuid.UUID], after_seconds: float, limit: int
+    ) -> None:
         with self._connection() as conn, scoped(conn, *tenant_ids):
             queued = run_store.queued_since(conn, tenant_ids, seconds=after_seconds, limit=limit)
         for run in queued:
@@ -83,7 +110,16 @@ class RunSweeper:
                 logger.warning("started the execution of run %s, queued without one", run.id)
             else:
                 report.existing += 1
-        return report
+
+    def _roll_up(self, report: SweepReport, tenant_ids: list[uuid.UUID], limit: int) -> None:
+        if limit <= 0:
+            return
+        with self._connection() as conn, scoped(conn, *tenant_ids):
+            waiting = insights.waiting_for_refresh(conn, limit=limit)
+        for tenant_id in waiting:
+            with self._connection() as conn, scoped(conn, tenant_id):
+                report.hours += insights.refresh(conn, tenant_id)
+            report.rolled_up += 1
 
     def run_until(self, stop: threading.Event, *, interval: float = SWEEP_INTERVAL_SECONDS) -> None:
         """Sweep every `interval` seconds until `stop` is set (the local runner's background

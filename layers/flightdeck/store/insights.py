@@ -125,6 +125,28 @@ def refresh(conn: Connection, tenant_id: uuid.UUID, as_of: datetime | None = Non
     return int(row["hours"]) if row else 0
 
 
+# Tenants with work waiting for `refresh`, the longest waiting first: marks of hours that have
+# ended, and days and weeks left pending that have ended since.
+_WAITING = """
+SELECT tenant_id FROM (
+    SELECT tenant_id, min(hour) AS since FROM rollup_marks
+    WHERE hour < date_trunc('hour', now(), 'UTC') GROUP BY tenant_id
+    UNION ALL
+    SELECT tenant_id, min(start) FROM rollup_pending
+    WHERE start < date_trunc(span, now(), 'UTC') GROUP BY tenant_id
+) w
+GROUP BY tenant_id ORDER BY min(since), tenant_id LIMIT %(limit)s
+"""
+
+
+def waiting_for_refresh(conn: Connection, *, limit: int) -> list[uuid.UUID]:
+    """Up to `limit` tenants (of those the transaction is scoped to) whose marked hours, or
+    pending days and weeks, have ended and wait for the next `refresh`, longest waiting
+    first. Left alone, they wait for the next read, which then pays for them."""
+    rows = conn.execute(_WAITING, {"limit": limit}).fetchall()
+    return [r["tenant_id"] for r in rows]
+
+
 def _refreshed(conn: Connection, scope: Scope, *, weeks: bool = True) -> dict[str, Any]:
     """`refresh`, then the window's parameters as of the moment the refresh used."""
     row = conn.execute(_REFRESH, {"tenant": scope.tenant_id, "as_of": scope.as_of}).fetchone()
