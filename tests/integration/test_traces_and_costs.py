@@ -4,6 +4,8 @@ Functions, the real handlers), and the cost ledger priced against a hand computa
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -367,17 +369,12 @@ def test_a_resumed_run_adds_an_execution_to_the_same_trace(
     assert {s["attributes"]["flightdeck.run_id"] for s in flatten(trace["spans"])} == {str(run_id)}
 
 
-def test_the_otlp_exporter_sends_the_spans_to_the_collector() -> None:
-    """A stand-in OTLP/HTTP collector (as the ADOT layer runs beside a function) receives the
-    spans, flushed before the handler would return."""
+@contextmanager
+def otlp_collector() -> Iterator[tuple[str, list[tuple[str, str, bytes]]]]:
+    """A stand-in OTLP/HTTP collector (as the ADOT layer runs beside a function): its traces
+    endpoint, and the (path, content type, body) of every request it received."""
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-        ExportTraceServiceRequest,
-    )
-
-    from flightdeck.telemetry.tracing import Tracing
 
     received: list[tuple[str, str, bytes]] = []
 
@@ -396,20 +393,36 @@ def test_the_otlp_exporter_sends_the_spans_to_the_collector() -> None:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        endpoint = f"http://127.0.0.1:{server.server_port}/v1/traces"
-        tracer = Tracing("otlp", otlp_endpoint=endpoint, service_version="test")
-        run_id = uuid.uuid4()
-        with (
-            tracer.span("start support_triage", "api", tenant_id="t", run_id=run_id) as root,
-            tracer.span("node plan", "node", tenant_id="t", run_id=run_id) as node,
-        ):
-            node.set({"flightdeck.business_event": "ticket triaged"})
-        tracer.flush()
-        # spans go to the collector, not to the span store
-        assert tracer.take(root.trace_id) == []
+        yield f"http://127.0.0.1:{server.server_port}/v1/traces", received
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_the_otlp_exporter_sends_the_spans_to_the_collector() -> None:
+    """The collector receives the spans, flushed before the handler would return."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    from flightdeck.telemetry.tracing import Tracing
+
+    with otlp_collector() as (endpoint, received):
+        tracer = Tracing("otlp", otlp_endpoint=endpoint, service_version="test")
+        try:
+            run_id = uuid.uuid4()
+            with (
+                tracer.span("start support_triage", "api", tenant_id="t", run_id=run_id) as root,
+                tracer.span("node plan", "node", tenant_id="t", run_id=run_id) as node,
+            ):
+                node.set({"flightdeck.business_event": "ticket triaged"})
+            tracer.flush()
+            # spans go to the collector, not to the span store
+            assert tracer.take(root.trace_id) == []
+        finally:
+            # Its instrumentation of psycopg and botocore goes with it: later tests'
+            # statements must not be sent to this collector once it is closed.
+            tracer.shutdown()
 
     (path, content_type, body) = received[0]
     assert path == "/v1/traces"
@@ -426,3 +439,38 @@ def test_the_otlp_exporter_sends_the_spans_to_the_collector() -> None:
     attributes = {a.key: a.value.string_value for a in by_name["node plan"].attributes}
     assert attributes["flightdeck.business_event"] == "ticket triaged"
     assert attributes["flightdeck.run_id"] == str(run_id)
+
+
+def test_a_tracer_built_after_one_was_shut_down_traces_the_libraries_itself() -> None:
+    """As after a SnapStart restore: the process's services, their tracer with them, are
+    closed and built again, and AWS calls (and statements) are traced for the new tracer's
+    exporter, not left with the one that was shut down."""
+    import boto3
+    from botocore.stub import Stubber
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from flightdeck.telemetry.tracing import Tracing
+
+    seen = InMemorySpanExporter()
+    with otlp_collector() as (endpoint, _):
+        first = Tracing("otlp", otlp_endpoint=endpoint)
+        first.instrument_libraries()
+        first.shutdown()
+        second = Tracing("otlp", otlp_endpoint=endpoint)
+        second.instrument_libraries()
+        second.provider.add_span_processor(SimpleSpanProcessor(seen))
+        try:
+            client = boto3.client(
+                "sts", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+            )
+            with Stubber(client) as stub:
+                stub.add_response(
+                    "get_caller_identity",
+                    {"Account": "123456789012", "Arn": "arn:aws:iam::123456789012:user/x"},
+                )
+                client.get_caller_identity()
+        finally:
+            second.shutdown()
+    calls = [s.attributes.get("rpc.method") for s in seen.get_finished_spans() if s.attributes]
+    assert calls == ["GetCallerIdentity"]

@@ -69,7 +69,8 @@ def instrument_app(app: Any, provider: TracerProvider) -> None:
 
 
 def uninstrument_libraries() -> None:
-    """Undo `instrument_libraries` (tests that build several tracers in one process)."""
+    """Undo `instrument_libraries`: the tracer that installed it is shut down
+    (`flightdeck.telemetry.tracing.Tracing.shutdown`), and the next one installs it again."""
     with _lock:
         if "psycopg" in _installed:
             from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor

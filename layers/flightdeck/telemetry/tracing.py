@@ -387,9 +387,15 @@ class Tracing:
         return sorted((r for r in found if r is not None), key=lambda r: r.started_at)
 
     def shutdown(self) -> None:
-        """Send what is batched and stop the exporter (the process's services are closed)."""
+        """Send what is batched and stop the exporter (the process's services are closed). The
+        library instrumentation this tracer installed goes with it, so that the next tracer
+        (after a SnapStart restore, say) installs it again for its own exporter."""
         built, self._built = self._built, None
         if built is not None:
+            if self.exporter == "otlp":
+                from flightdeck.telemetry import instrumentation
+
+                instrumentation.uninstrument_libraries()
             built[0].shutdown()
 
     def flush(self) -> None:
