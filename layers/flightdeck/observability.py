@@ -103,7 +103,7 @@ def _invocation_keys(event: Any, context: Any, correlation_id_path: str | None) 
 def lambda_handler(*, correlation_id_path: str | None = "run_id") -> Callable[[Handler], Handler]:
     """Logger keys (with the correlation id) outermost, then the tracer's segment, then the
     metrics flush: the same order on every handler. The keys are the invocation's thread's
-    alone, and cleared when it returns."""
+    alone, and go when it returns."""
 
     def wrap(handler: Handler) -> Handler:
         built: list[Callable[..., Any]] = []
@@ -115,12 +115,17 @@ def lambda_handler(*, correlation_id_path: str | None = "run_id") -> Callable[[H
                 if not tracing_disabled():
                     wrapped = tracer().capture_lambda_handler(wrapped)
                 built.append(wrapped)
+            # An invocation made inside another on the same thread (the emulator's synchronous
+            # Lambda calls) gives the outer one its keys back when it returns.
+            outer = dict(logger.thread_safe_get_current_keys())
             logger.thread_safe_clear_keys()
             logger.thread_safe_append_keys(**_invocation_keys(event, context, correlation_id_path))
             try:
                 return built[0](event, context)
             finally:
                 logger.thread_safe_clear_keys()
+                if outer:
+                    logger.thread_safe_append_keys(**outer)
                 if is_metrics_disabled():
                     # Powertools keeps disabled metrics and prints them once a hundred pile
                     # up; with metrics off, nothing may be printed.

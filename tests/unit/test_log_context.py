@@ -82,3 +82,23 @@ def test_the_first_invocation_is_the_cold_start_and_the_path_names_the_correlati
     assert (first["correlation_id"], second["correlation_id"]) == ("req-1", "req-2")
     # Other tests may have invoked a handler in this process first: the second is warm.
     assert second["cold_start"] is False
+
+
+def test_an_invocation_inside_another_gives_the_outer_one_its_keys_back() -> None:
+    @lambda_handler()
+    def inner(event: dict[str, Any], context: Any) -> None:
+        logger.info("inner")
+
+    @lambda_handler()
+    def outer(event: dict[str, Any], context: Any) -> None:
+        logger.info("before")
+        inner({"run_id": "run-inner"}, lambda_context("inner"))
+        logger.info("after")
+
+    with captured() as lines:
+        outer({"run_id": "run-outer"}, lambda_context("outer"))
+    assert [(x["message"], x["correlation_id"], x["function_name"]) for x in lines] == [
+        ("before", "run-outer", "outer"),
+        ("inner", "run-inner", "inner"),
+        ("after", "run-outer", "outer"),
+    ]
