@@ -705,18 +705,25 @@ def test_the_sweep_rolls_up_what_no_read_took_longest_waiting_first(
 # --- the migration ------------------------------------------------------------------------------
 
 
-def test_migrating_a_database_with_runs_backfills_exact_rollups(
-    postgres: Any, monkeypatch: Any
-) -> None:
+def database_before(postgres: Any, monkeypatch: Any, version: int) -> str:
+    """A new database, migrated up to the version before `version`."""
     all_migrations = migrations.available()
-    url = postgres.ensure_database(f"rollups_{uuid.uuid4().hex[:8]}")
+    url = str(postgres.ensure_database(f"rollups_{uuid.uuid4().hex[:8]}"))
     with connect(url) as owner:
-        # Given a database at the version before 0019 with two tenants' history
         monkeypatch.setattr(
-            migrations, "available", lambda: [m for m in all_migrations if m.version < 19]
+            migrations, "available", lambda: [m for m in all_migrations if m.version < version]
         )
         migrations.migrate(owner, checkpointer=False)
         monkeypatch.undo()
+    return url
+
+
+def test_migrating_a_database_with_runs_backfills_exact_rollups(
+    postgres: Any, monkeypatch: Any
+) -> None:
+    # Given a database at the version before 0019 with two tenants' history
+    url = database_before(postgres, monkeypatch, 19)
+    with connect(url) as owner:
         tenants = [add_tenant(owner, slug) for slug in ("old-a", "old-b")]
     with connect(url, role=APP_ROLE) as app:
         for seed, tenant in enumerate(tenants):
@@ -744,16 +751,10 @@ def test_migrating_a_database_with_runs_backfills_exact_rollups(
 def test_migrating_rollups_of_the_day_and_week_under_way_leaves_them_pending(
     postgres: Any, monkeypatch: Any
 ) -> None:
-    all_migrations = migrations.available()
-    url = postgres.ensure_database(f"rollups_{uuid.uuid4().hex[:8]}")
+    # Given a database at the version before 0021 with runs up to now, rolled up as 0019 did:
+    # the current hour, day and week included
+    url = database_before(postgres, monkeypatch, 21)
     with connect(url) as owner:
-        # Given a database at the version before 0021 with runs up to now, rolled up as 0019
-        # did: the current hour, day and week included
-        monkeypatch.setattr(
-            migrations, "available", lambda: [m for m in all_migrations if m.version < 21]
-        )
-        migrations.migrate(owner, checkpointer=False)
-        monkeypatch.undo()
         tenant = add_tenant(owner, "under-way")
     now = datetime.now(UTC)
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
