@@ -30,7 +30,7 @@ def test_a_tenant_gets_one_key_that_every_process_opens(platform: Platform) -> N
     first = fresh_cipher(platform)
     with svc.tenant(platform.tenant_id) as conn:
         first.use(conn, platform.tenant_id)
-    name, blob = first.encrypt(b"the customer's ticket")
+    name, blob = first.tenant_cipher(platform.tenant_id).encrypt(b"the customer's ticket")
     rows = key_rows(platform, platform.tenant_id)
     assert len(rows) == 1
     assert name == "aesgcm-" + rows[0]["id"].hex
@@ -52,7 +52,7 @@ def test_another_tenants_key_never_opens_a_checkpoint(platform: Platform) -> Non
     mine = fresh_cipher(platform)
     with svc.tenant(platform.tenant_id) as conn:
         mine.use(conn, platform.tenant_id)
-    name, blob = mine.encrypt(b"state")
+    name, blob = mine.tenant_cipher(platform.tenant_id).encrypt(b"state")
 
     theirs = fresh_cipher(platform)
     with svc.tenant(other) as conn:
@@ -66,4 +66,4 @@ def test_another_tenants_key_never_opens_a_checkpoint(platform: Platform) -> Non
 
 def test_nothing_is_encrypted_before_a_tenant_key_is_loaded(platform: Platform) -> None:
     with pytest.raises(CheckpointKeyError):
-        fresh_cipher(platform).encrypt(b"state")
+        fresh_cipher(platform).tenant_cipher(platform.tenant_id)

@@ -200,7 +200,9 @@ def test_the_runners_threads_read_the_same_under_langgraphs_own_checkpointer(
     with svc.tenant(platform.tenant_id) as c:
         cipher = svc.checkpoint_cipher
         cipher.use(c, platform.tenant_id)
-        stock = workflow.graph.compile(checkpointer=PostgresSaver(c, serde=cipher.serializer()))
+        stock = workflow.graph.compile(
+            checkpointer=PostgresSaver(c, serde=cipher.serializer(platform.tenant_id))
+        )
         state = stock.get_state(thread_config(run_id))
         history = list(stock.get_state_history(thread_config(run_id)))
         ours = svc.runner.compiled(c, workflow, platform.tenant_id).get_state(thread_config(run_id))

@@ -14,14 +14,15 @@ Checkpoints written before encryption (or where no key is configured) stay reada
 
 The runner calls `use(conn, tenant_id)` in the run's tenant scope before it touches the graph:
 that loads the tenant's keys (LangGraph's reads and writes then happen without another query
-on the connection LangGraph is using) and names the key new blobs are encrypted with.
+on the connection LangGraph is using). `serializer(tenant_id)` then names the key new blobs are
+encrypted with itself, whatever thread LangGraph writes from (it saves checkpoints from its
+own worker threads).
 """
 
 from __future__ import annotations
 
 import os
 import uuid
-from contextvars import ContextVar
 from typing import Any
 
 from flightdeck.store.db import Connection
@@ -38,7 +39,8 @@ class CheckpointKeyError(RuntimeError):
 
 
 class CheckpointCipher:
-    """LangGraph's `CipherProtocol` over the loaded tenants' data keys."""
+    """The loaded tenants' data keys: each tenant's `TenantCipher` (LangGraph's
+    `CipherProtocol`) encrypts with its newest, and any loaded key opens what it encrypted."""
 
     def __init__(self, kms: Any, key_arn: str) -> None:
         self._kms = kms
@@ -47,40 +49,33 @@ class CheckpointCipher:
         # The key each loaded tenant encrypts with (its newest when the process loaded it: a
         # newer generation is taken up by processes started after it was made).
         self._newest: dict[uuid.UUID, uuid.UUID] = {}
-        self._current: ContextVar[uuid.UUID | None] = ContextVar("checkpoint_key", default=None)
         self._serializers: dict[uuid.UUID, Any] = {}
 
-    def serializer(self) -> Any:
-        """LangGraph's serializer with this cipher around it: new blobs are encrypted with the
-        key `use` named in the calling context."""
-        from langgraph.checkpoint.serde.encrypted import EncryptedSerializer
-        from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
-
-        return EncryptedSerializer(self, JsonPlusSerializer())
-
-    def tenant_serializer(self, tenant_id: uuid.UUID) -> Any:
-        """LangGraph's serializer encrypting new blobs with the tenant's key whatever context
-        or thread LangGraph writes from (it saves checkpoints from its own worker threads).
-        Call `use` for the tenant first; one serializer per key, kept."""
-        from langgraph.checkpoint.serde.encrypted import EncryptedSerializer
-        from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
-
+    def tenant_cipher(self, tenant_id: uuid.UUID) -> TenantCipher:
+        """LangGraph's `CipherProtocol` encrypting new blobs with the tenant's newest key (and
+        opening any loaded key's). Call `use` for the tenant first."""
         key_id = self._newest.get(tenant_id)
         if key_id is None:
             raise CheckpointKeyError(f"no key loaded for tenant {tenant_id}: call use() first")
-        found = self._serializers.get(key_id)
+        return TenantCipher(self, key_id)
+
+    def serializer(self, tenant_id: uuid.UUID) -> Any:
+        """LangGraph's serializer with the tenant's cipher around it; one per key, kept."""
+        from langgraph.checkpoint.serde.encrypted import EncryptedSerializer
+        from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+        cipher = self.tenant_cipher(tenant_id)
+        found = self._serializers.get(cipher.key_id)
         if found is None:
-            found = self._serializers[key_id] = EncryptedSerializer(
-                _KeyCipher(self, key_id), JsonPlusSerializer()
+            found = self._serializers[cipher.key_id] = EncryptedSerializer(
+                cipher, JsonPlusSerializer()
             )
         return found
 
     def use(self, conn: Connection, tenant_id: uuid.UUID) -> None:
-        """Load the tenant's keys (creating its first) and encrypt with the newest from now on
-        in this context. Call in the tenant's scope."""
-        newest = self._newest.get(tenant_id)
-        if newest is not None:
-            self._current.set(newest)
+        """Load the tenant's keys (creating its first), once per process. Call in the tenant's
+        scope."""
+        if tenant_id in self._newest:
             return
         rows = conn.execute(
             "SELECT id, encrypted_key FROM tenant_data_keys"
@@ -93,13 +88,6 @@ class CheckpointCipher:
             if row["id"] not in self._keys:
                 self._keys[row["id"]] = self._open(tenant_id, bytes(row["encrypted_key"]))
         self._newest[tenant_id] = rows[0]["id"]
-        self._current.set(rows[0]["id"])
-
-    def encrypt(self, plaintext: bytes) -> tuple[str, bytes]:
-        key_id = self._current.get()
-        if key_id is None:
-            raise CheckpointKeyError("no tenant key loaded: call use() in the run's scope first")
-        return self.encrypt_with(key_id, plaintext)
 
     def encrypt_with(self, key_id: uuid.UUID, plaintext: bytes) -> tuple[str, bytes]:
         nonce = os.urandom(_NONCE_BYTES)
@@ -149,15 +137,15 @@ class CheckpointCipher:
         return AESGCM(plain)
 
 
-class _KeyCipher:
-    """`CheckpointCipher` with the key new blobs are encrypted with fixed."""
+class TenantCipher:
+    """`CheckpointCipher` with the key new blobs are encrypted with fixed: one tenant's."""
 
     def __init__(self, cipher: CheckpointCipher, key_id: uuid.UUID) -> None:
         self._cipher = cipher
-        self._key_id = key_id
+        self.key_id = key_id
 
     def encrypt(self, plaintext: bytes) -> tuple[str, bytes]:
-        return self._cipher.encrypt_with(self._key_id, plaintext)
+        return self._cipher.encrypt_with(self.key_id, plaintext)
 
     def decrypt(self, ciphername: str, ciphertext: bytes) -> bytes:
         return self._cipher.decrypt(ciphername, ciphertext)

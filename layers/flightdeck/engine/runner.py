@@ -164,13 +164,12 @@ class NodeRunner:
         per_conn = self._compiled.setdefault(conn, {})
         graph: Any = per_conn.get(workflow.name)
         if graph is None:
-            serde = cipher.serializer() if cipher is not None else None
-            graph = workflow.graph.compile(checkpointer=StepSaver(conn, serde=serde))
+            graph = workflow.graph.compile(checkpointer=StepSaver(conn))
             per_conn[workflow.name] = graph
         if cipher is not None:
-            # LangGraph saves from its worker threads: the tenant's key is named by the
-            # serializer itself, not by the context it happens to run in.
-            graph.checkpointer.serde = cipher.tenant_serializer(tenant_id)
+            # The graph is kept per connection, its tenant per step: the tenant's serializer
+            # names its key itself (LangGraph saves from its own worker threads).
+            graph.checkpointer.serde = cipher.serializer(tenant_id)
         return graph
 
     def context(
