@@ -18,7 +18,7 @@ from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 
 from flightdeck.store import runs
-from flightdeck.store.db import Connection
+from flightdeck.store.db import Connection, execute_wide
 
 T = TypeVar("T")
 
@@ -140,7 +140,8 @@ def append_events(
     if not events:  # the clauses alone
         conn.execute(head + "SELECT 1", values)
         return
-    conn.execute(
+    execute_wide(
+        conn,
         head + "INSERT INTO run_events (run_id, tenant_id, type, node, attempt, duration_ms,"
         " error_type, error_message, invocation, data) VALUES "
         + ", ".join([_EVENT_VALUES] * len(events)),
