@@ -44,7 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.figures import Figure, record  # noqa: E402
+from bench.figures import Figure, percentile, record  # noqa: E402
 
 API_BUDGET_MS = 150.0
 API_RATIO_BUDGET = 1.3
@@ -181,11 +181,6 @@ def sample(subject: Subject, *, snap: bool) -> tuple[float, float]:
         raise RuntimeError(f"{subject.name}: the child failed\n{out.stdout}\n{out.stderr}")
     first, second = json.loads(lines[-1][len("COLD ") :])
     return first, second
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def detail(module: str, top: int = 15) -> None:

@@ -57,7 +57,7 @@ from typing import Any, Literal
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.figures import Figure, record  # noqa: E402 - after the path it is found on
+from bench.figures import Figure, percentile, record  # noqa: E402 - after the path it is found on
 
 K = 10
 TENANTS = 50
@@ -90,11 +90,6 @@ TOPICS = 400
 TOPIC_WORDS = 30
 TOPIC_SHARE = 0.6
 ZIPF_EXPONENT = 0.6
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 # --- synthetic corpus ------------------------------------------------------------------------

@@ -31,15 +31,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench.figures import Figure, record  # noqa: E402 - after the path it is found on
+from bench.figures import Figure, percentile, record  # noqa: E402 - after the path it is found on
 
 # The node runner logs a line per step; the figures are the output here.
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def report(name: str, values: list[float], baseline: list[float], unit: str = "ms") -> None:
@@ -158,7 +153,7 @@ def bench_engine(runs: int, steps: int) -> None:
             with svc.tenant(tenant) as c:
                 graph = workflow.graph.compile(checkpointer=InMemorySaver())
                 for i in range(steps):
-                    run_id = _parked_run(svc, tenant, i)
+                    run_id = parked_run(svc, tenant, f"step-{i}")
                     invoke(run_id, "plan", f"p{i}")
                     started = time.perf_counter()
                     invoke(run_id, "retrieve", f"r{i}")
@@ -242,7 +237,7 @@ def durable_commits(svc: Any, tenant: uuid.UUID, n: int) -> list[float]:
     step's one durable commit puts under the overhead on this machine's disk."""
     from flightdeck.store import steps
 
-    run_id = _parked_run(svc, tenant, -1)
+    run_id = parked_run(svc, tenant, "commits")
     timings: list[float] = []
     with svc.connection() as conn:
         for _ in range(n):
@@ -284,7 +279,7 @@ def round_trips(svc: Any, tenant: uuid.UUID, url: str) -> tuple[int, int]:
             tracer=svc.tracing,
             prices=svc.prices,
         )
-        run_id = _parked_run(svc, tenant, -2)
+        run_id = parked_run(svc, tenant, "round-trips")
 
         def request(node: str) -> StepRequest:
             return StepRequest(
@@ -306,28 +301,30 @@ def round_trips(svc: Any, tenant: uuid.UUID, url: str) -> tuple[int, int]:
         proxy.close()
 
 
-def _parked_run(svc: Any, tenant: uuid.UUID, i: int) -> uuid.UUID:
-    """A run whose execution is stopped at once, so the bench drives the runner itself."""
+def parked_run(svc: Any, tenant: uuid.UUID, key: object) -> uuid.UUID:
+    """A support_triage run with no execution: the bench drives the node runner itself. `key`
+    tells its ticket and idempotency key apart from the others'."""
     from flightdeck.engine.runs import canonical_sha256
     from flightdeck.local.dev import SAMPLE_TICKET
     from flightdeck.store import runs
 
-    trigger = {**SAMPLE_TICKET, "ticket_id": f"S-{i}", "channel": "email"}
+    workflow = svc.registry.get("support_triage")
+    trigger = workflow.parse_trigger({**SAMPLE_TICKET, "ticket_id": f"TB-{key}"})
     with svc.tenant(tenant) as c:
         run, _ = runs.insert_run(
             c,
             run_id=uuid.uuid4(),
             tenant_id=tenant,
             workflow="support_triage",
-            workflow_version="bench",
-            idempotency_key=f"step-{i}",
+            workflow_version=workflow.manifest.version,
+            idempotency_key=f"bench-{key}",
             trigger_source="api",
             trigger_payload=trigger,
             trigger_ref=None,
             trigger_sha256=canonical_sha256(trigger),
-            execution_name=f"bench-{i}",
+            execution_name="bench",
         )
-    return run.id
+    return run.id  # type: ignore[no-any-return]
 
 
 def _pending(svc: Any, tenant: uuid.UUID, run_id: uuid.UUID) -> Any:

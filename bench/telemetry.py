@@ -30,7 +30,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench.figures import Figure, record  # noqa: E402 - after the path it is found on
+from bench.figures import Figure, percentile, record  # noqa: E402 - after the path it is found on
+from bench.run import parked_run  # noqa: E402
 
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 # CloudWatch metrics (EMF) would print their JSON between the table's lines; both sides of
@@ -41,11 +42,6 @@ IMPORT_BUDGET = 1.15
 # The execution span a node's Task names in its input (any valid traceparent will do here).
 PARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 NODE_BUDGET_MS = 0.5
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def report(name: str, values: list[float], baseline: list[float], unit: str = "ms") -> float:
@@ -133,7 +129,7 @@ def bench_nodes(steps: int) -> bool:
             workflow = svc.registry.get("support_triage")
             prices = svc.prices
             tracer = svc.tracing
-            run_id = _parked_run(svc, tenant, workflow, "overhead")
+            run_id = parked_run(svc, tenant, "overhead")
 
             # The node's closing write as the runner does it (rolled back): the event alone,
             # against the event with the span and cost recording pipelined beside it.
@@ -259,7 +255,7 @@ def bench_nodes(steps: int) -> bool:
             for i in range(steps):
                 runners = (("on", on), ("off", off))
                 for label, runner in runners if i % 2 else runners[::-1]:
-                    run_id = _parked_run(svc, tenant, workflow, f"{label}-{i}")
+                    run_id = parked_run(svc, tenant, f"{label}-{i}")
                     runner.run(_step(run_id, tenant, "plan", f"p{i}"))
                     started = time.perf_counter()
                     runner.run(_step(run_id, tenant, "retrieve", f"r{i}"))
@@ -285,30 +281,6 @@ def _step(run_id: uuid.UUID, tenant: uuid.UUID, node: str, entered: str) -> Any:
         entered_at=entered,
         traceparent=PARENT,
     )
-
-
-def _parked_run(svc: Any, tenant: uuid.UUID, workflow: Any, key: str) -> uuid.UUID:
-    """A run with no execution: the bench drives the node runner itself."""
-    from flightdeck.engine.runs import canonical_sha256
-    from flightdeck.local.dev import SAMPLE_TICKET
-    from flightdeck.store import runs
-
-    trigger = workflow.parse_trigger({**SAMPLE_TICKET, "ticket_id": f"TB-{key}"})
-    with svc.tenant(tenant) as c:
-        run, _ = runs.insert_run(
-            c,
-            run_id=uuid.uuid4(),
-            tenant_id=tenant,
-            workflow="support_triage",
-            workflow_version=workflow.manifest.version,
-            idempotency_key=f"telemetry-{key}",
-            trigger_source="api",
-            trigger_payload=trigger,
-            trigger_ref=None,
-            trigger_sha256=canonical_sha256(trigger),
-            execution_name="bench",
-        )
-    return run.id  # type: ignore[no-any-return]
 
 
 def main() -> None:

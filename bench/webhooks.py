@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
-from bench.figures import Figure, record  # noqa: E402
+from bench.figures import Figure, percentile, record  # noqa: E402
 
 THROUGHPUT_BUDGET = 1000.0  # deliveries per second (DESIGN)
 THROUGHPUT_RATIO = 0.6  # of the /healthz baseline (issue 10)
@@ -64,11 +64,6 @@ class LineCount(io.TextIOBase):
     def write(self, text: str) -> int:
         self.lines += text.count("\n")
         return len(text)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def main() -> None:
