@@ -89,3 +89,73 @@ def test_only_a_reopened_failed_run_runs_again(conn: Any, tenant: uuid.UUID) -> 
     assert reopened.status == "running"
     assert run is not None
     assert (run.status, run.error_type) == ("running", None)
+
+
+def _enter(conn: Any, tenant: uuid.UUID, run_id: uuid.UUID, **overrides: Any) -> None:
+    step: dict[str, Any] = {
+        "run_id": run_id,
+        "tenant_id": tenant,
+        "workflow": "support_triage",
+        "node": "plan",
+        "attempt": 0,
+        "invocation": "e/plan/1",
+    }
+    with scoped(conn, tenant):
+        lifecycle.enter(conn, **{**step, **overrides})
+
+
+def _moves(conn: Any, tenant: uuid.UUID, run_id: uuid.UUID) -> tuple[str, list[tuple[Any, ...]]]:
+    with scoped(conn, tenant):
+        run = runs.get_run(conn, run_id)
+        events = [(e.type, e.node, e.attempt) for e in runs.list_events(conn, run_id)]
+    assert run is not None
+    return run.status, events
+
+
+def test_entering_a_node_starts_a_queued_run_and_records_each_attempt(
+    conn: Any, tenant: uuid.UUID
+) -> None:
+    with scoped(conn, tenant):
+        run_id = _queued_run(conn, tenant)
+
+    _enter(conn, tenant, run_id)
+    _enter(conn, tenant, run_id, attempt=1, invocation="e/plan/2")
+
+    assert _moves(conn, tenant, run_id) == (
+        "running",
+        [
+            (runs.RUN_STARTED, None, None),
+            (runs.NODE_ENTERED, "plan", 0),
+            (runs.NODE_RETRIED, "plan", 1),
+            (runs.NODE_ENTERED, "plan", 1),
+        ],
+    )
+
+
+def test_entering_writes_nothing_for_an_answered_invocation_an_ended_run_or_another_workflow(
+    conn: Any, tenant: uuid.UUID
+) -> None:
+    with scoped(conn, tenant):
+        answered = _queued_run(conn, tenant)
+        lifecycle.start(conn, answered, tenant, "plan")
+        runs.append_event(
+            conn,
+            run_id=answered,
+            tenant_id=tenant,
+            type=runs.NODE_SUCCEEDED,
+            node="plan",
+            attempt=0,
+            invocation="e/plan/1",
+        )
+        ended = _queued_run(conn, tenant)
+        lifecycle.cancel(conn, ended, tenant, actor="test")
+        other = _queued_run(conn, tenant)
+    before = {r: _moves(conn, tenant, r) for r in (answered, ended, other)}
+
+    _enter(conn, tenant, answered)  # the state entry already ran; its answer was lost
+    _enter(conn, tenant, ended)
+    _enter(conn, tenant, other, workflow="invoice_chaser")
+    _enter(conn, tenant, uuid.uuid4())  # no such run
+
+    assert {r: _moves(conn, tenant, r) for r in (answered, ended, other)} == before
+    assert before[other] == ("queued", [])

@@ -165,40 +165,22 @@ def enter(
     and has not answered `invocation` yet: a queued run moves to `start` (with `started_event`),
     then `node.retried` (attempt > 0) and `node.entered`. Called by
     `flightdeck.engine.lifecycle.enter` only: it knows the moves."""
-    params = {
-        "run": run_id,
-        "tenant": tenant_id,
-        "workflow": workflow,
-        "node": node,
-        "attempt": attempt,
-        "invocation": invocation,
-        "start": start,
-        "started": started_event,
-        "terminal": _TERMINAL,
-    }
-    fresh = (
-        "NOT EXISTS (SELECT 1 FROM run_events WHERE run_id = %(run)s"
-        " AND invocation = %(invocation)s)"
-    )
-    # One statement: the move, then the events in order (the move's event only if it moved).
+    # One function (migration 0023): its statements' plans are kept by the connection.
     conn.execute(
-        "WITH moved AS (UPDATE runs SET status = %(start)s, current_node = %(node)s,"
-        " started_at = COALESCE(started_at, now()), finished_at = NULL, updated_at = now()"
-        " WHERE id = %(run)s AND workflow = %(workflow)s AND status = 'queued'"
-        f" AND {fresh} RETURNING id)"
-        " INSERT INTO run_events (run_id, tenant_id, type, node, attempt, data)"
-        " SELECT %(run)s, %(tenant)s, e.type, e.node, e.attempt, '{}'::jsonb"
-        " FROM (VALUES (1, %(started)s, NULL, NULL), (2, %(retried)s, %(node)s, %(attempt)s),"
-        " (3, %(entered)s, %(node)s, %(attempt)s)) AS e(ord, type, node, attempt)"
-        " WHERE e.type IS NOT NULL AND (e.ord <> 1 OR EXISTS (SELECT 1 FROM moved))"
-        " AND EXISTS (SELECT 1 FROM runs WHERE id = %(run)s AND workflow = %(workflow)s"
-        " AND status <> ALL(%(terminal)s))"
-        f" AND {fresh} ORDER BY e.ord",
-        {
-            **params,
-            "retried": runs.NODE_RETRIED if attempt > 0 else None,
-            "entered": runs.NODE_ENTERED,
-        },
+        "SELECT flightdeck_enter_node(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (
+            run_id,
+            tenant_id,
+            workflow,
+            node,
+            attempt,
+            invocation,
+            start,
+            started_event,
+            runs.NODE_RETRIED if attempt > 0 else None,
+            runs.NODE_ENTERED,
+            _TERMINAL,
+        ),
     )
 
 
