@@ -62,7 +62,7 @@ def commit(conn: Connection) -> None:
 
 def lock_run(conn: Connection, run_id: uuid.UUID) -> Pending[runs.Run | None]:
     """The run, its row locked until the transaction ends (`runs.lock_run`)."""
-    cur = conn.execute(f"SELECT {runs._RUN_COLUMNS} FROM runs WHERE id = %s FOR UPDATE", (run_id,))
+    cur = conn.execute(f"SELECT {runs._RUN_COLUMNS} FROM flightdeck_lock_run(%s)", (run_id,))
     return Pending(cur, lambda row: runs.Run.from_row(row) if row else None)
 
 
@@ -74,8 +74,7 @@ def event_for_invocation(
     conn: Connection, run_id: uuid.UUID, invocation: str
 ) -> Pending[runs.RunEvent | None]:
     cur = conn.execute(
-        f"SELECT {_EVENT_COLUMNS} FROM run_events WHERE run_id = %s AND invocation = %s",
-        (run_id, invocation),
+        f"SELECT {_EVENT_COLUMNS} FROM flightdeck_answer_to(%s, %s)", (run_id, invocation)
     )
     return Pending(cur, _event)
 
@@ -196,17 +195,6 @@ def set_status(
     lock and has checked the move against the status it locked. Called by
     `flightdeck.engine.lifecycle` only."""
     conn.execute(
-        "UPDATE runs SET status = %(status)s,"
-        " current_node = COALESCE(%(node)s, current_node),"
-        " started_at = CASE WHEN started_at IS NULL AND %(status)s <> 'queued'"
-        "   THEN now() ELSE started_at END,"
-        " finished_at = CASE WHEN %(status)s IN ('succeeded', 'failed', 'cancelled')"
-        "   THEN now() ELSE NULL END,"
-        " updated_at = now() WHERE id = %(id)s AND status = ANY(%(from)s)",
-        {
-            "status": status,
-            "node": current_node,
-            "id": run_id,
-            "from": list(from_statuses),
-        },
+        "SELECT flightdeck_set_status(%s, %s, %s, %s)",
+        (run_id, status, list(from_statuses), current_node),
     )
