@@ -1,9 +1,10 @@
-"""Migrations 0019 and 0021: the outcome and health figures read from the hourly, daily and
-weekly rollups equal the figures computed from the base tables (counts and sums exactly,
+"""Migrations 0019, 0021 and 0022: the outcome and health figures read from the hourly, daily
+and weekly rollups equal the figures computed from the base tables (counts and sums exactly,
 percentiles within the sketches' relative error) through inserts, status changes, reopens, late
 finishes, deletes and writes still in flight, across tenants (row-level security) and day
 boundaries; rows only for spans that have ended, read right after writes and as the hour, day
-and week under way close; and the migrations on a database that already holds runs."""
+and week under way close; the base rows read by a plan kept from call to call; and the
+migrations on a database that already holds runs."""
 
 from __future__ import annotations
 
@@ -562,6 +563,60 @@ def test_each_tenant_reads_and_refreshes_only_its_own_rollups(conn: Any, app: An
         app.execute("INSERT INTO rollup_marks (tenant_id, hour) VALUES (%s, %s)", (a, START))
     for tenant in (a, b):
         assert_matches(app, insights.Scope(tenant, START, START + timedelta(days=3)))
+
+
+def test_the_base_row_functions_keep_one_plan_that_answers_every_tenant_and_range(
+    conn: Any, app: Any
+) -> None:
+    # Given two tenants' histories
+    a, b = add_tenant(conn, "plan-a"), add_tenant(conn, "plan-b")
+    write_history(app, a, 90, seed=11, days=4)
+    write_history(app, b, 40, seed=12, days=4)
+
+    # Then the functions that read the base rows keep their plan from call to call (0022),
+    # and the roll-up of days and weeks plans each call for its rows
+    settings = {
+        row["f"]: row["proconfig"]
+        for row in conn.execute(
+            "SELECT oid::regprocedure::text AS f, proconfig FROM pg_proc WHERE proname IN"
+            " ('flightdeck_run_rollup', 'flightdeck_node_rollup', 'flightdeck_roll_up')"
+        )
+    }
+    five = "uuid,timestamp with time zone,timestamp with time zone,timestamp with time zone"
+    assert settings == {
+        f"flightdeck_run_rollup({five},timestamp with time zone)": [
+            "plan_cache_mode=force_generic_plan"
+        ],
+        f"flightdeck_node_rollup({five},timestamp with time zone)": [
+            "plan_cache_mode=force_generic_plan"
+        ],
+        "flightdeck_run_rollup(uuid,timestamp with time zone,timestamp with time zone)": None,
+        "flightdeck_node_rollup(uuid,timestamp with time zone,timestamp with time zone)": None,
+        "flightdeck_roll_up(uuid,text,timestamp with time zone[])": [
+            "plan_cache_mode=force_custom_plan"
+        ],
+    }
+    # And in one session, the plan kept answers each tenant and range: every window (minutes
+    # at both ends, within an hour) as the base rows, and all time as the hour rows
+    for tenant in (a, b, a):
+        for scope in windows(tenant):
+            assert_matches(app, scope)
+        with scoped(app, tenant):
+            for table, function in (
+                ("run_rollups", "flightdeck_run_rollup"),
+                ("node_rollups", "flightdeck_node_rollup"),
+            ):
+                rows = f"SELECT * FROM {table} WHERE span = 'hour'"
+                computed = f"SELECT %(t)s::uuid, 'hour', * FROM {function}(%(t)s, %(f)s, %(u)s)"
+                found = app.execute(
+                    f"SELECT (SELECT count(*) FROM ({rows}) h) AS n,"
+                    f" (SELECT count(*) FROM ({rows} EXCEPT ALL {computed}) x) AS missing,"
+                    f" (SELECT count(*) FROM ({computed} EXCEPT ALL {rows}) x) AS extra",
+                    {"t": tenant, "f": "-infinity", "u": "infinity"},
+                ).fetchone()
+                assert found is not None
+                assert found["n"] > 0
+                assert (found["missing"], found["extra"]) == (0, 0)
 
 
 def test_the_hour_day_and_week_under_way_are_rolled_up_once_they_have_ended(
