@@ -235,28 +235,19 @@ def set_status(
 ) -> bool:
     """Move the run to `status` if it is in one of `from_statuses`; False when it is not.
     Only `flightdeck.engine.lifecycle` calls this: it knows which moves are allowed."""
-    cur = conn.execute(
-        "UPDATE runs SET status = %(status)s,"
-        " current_node = COALESCE(%(node)s, current_node),"
-        " error_type = COALESCE(%(etype)s, error_type),"
-        " error_message = COALESCE(%(emsg)s, error_message),"
-        " failed_node = COALESCE(%(fnode)s, failed_node),"
-        " started_at = CASE WHEN started_at IS NULL AND %(status)s <> 'queued'"
-        "   THEN now() ELSE started_at END,"
-        " finished_at = CASE WHEN %(status)s IN ('succeeded', 'failed', 'cancelled')"
-        "   THEN now() ELSE NULL END,"
-        " updated_at = now() WHERE id = %(id)s AND status = ANY(%(from)s)",
-        {
-            "status": status,
-            "node": current_node,
-            "etype": error_type,
-            "emsg": error_message,
-            "fnode": failed_node,
-            "id": run_id,
-            "from": list(from_statuses),
-        },
-    )
-    return cur.rowcount == 1
+    row = conn.execute(
+        "SELECT flightdeck_set_status(%s, %s, %s, %s, %s, %s, %s) AS moved",
+        (
+            run_id,
+            status,
+            list(from_statuses),
+            current_node,
+            error_type,
+            error_message,
+            failed_node,
+        ),
+    ).fetchone()
+    return bool(row and row["moved"])
 
 
 def append_event(

@@ -195,6 +195,6 @@ def set_status(
     lock and has checked the move against the status it locked. Called by
     `flightdeck.engine.lifecycle` only."""
     conn.execute(
-        "SELECT flightdeck_set_status(%s, %s, %s, %s)",
+        "SELECT flightdeck_set_status(%s, %s, %s, %s, NULL, NULL, NULL)",
         (run_id, status, list(from_statuses), current_node),
     )
