@@ -63,9 +63,12 @@ def add_tenant(conn: Any, slug: str) -> uuid.UUID:
     return tenant
 
 
-def add_runs(conn: Any, tenant: uuid.UUID, n: int, *, seed: int = 1) -> list[dict[str, Any]]:
+def add_runs(
+    conn: Any, tenant: uuid.UUID, n: int, *, seed: int = 1, trigger_ids: bool = True
+) -> list[dict[str, Any]]:
     """`n` runs of a tenant over 40 days, mostly succeeded webhook runs of the first workflow,
-    with created_at ties (the keyset's id must break them)."""
+    with created_at ties (the keyset's id must break them). `trigger_ids`: written as the
+    engine writes them (a database before 0024 has no such column)."""
     rng = random.Random(seed)
     rows = []
     for i in range(n):
@@ -93,13 +96,23 @@ def add_runs(conn: Any, tenant: uuid.UUID, n: int, *, seed: int = 1) -> list[dic
             }
         )
     with conn.cursor() as cur:
+        # The business id as the engine stores it: support_triage names `ticket_id`, the
+        # others no id field (migration 0024).
         cur.executemany(
             "INSERT INTO runs (id, tenant_id, workflow, workflow_version, status,"
             " idempotency_key, trigger_source, trigger_payload, trigger_sha256, execution_name,"
-            " created_at, finished_at)"
-            " VALUES (%(id)s, %(tenant_id)s, %(workflow)s, '1', %(status)s, %(key)s, %(source)s,"
-            " %(payload)s::jsonb, '\\x00', 'e', %(created_at)s,"
-            " %(created_at)s + interval '2 minutes')",
+            " created_at, finished_at"
+            + (", trigger_id" if trigger_ids else "")
+            + ") VALUES (%(id)s, %(tenant_id)s, %(workflow)s, '1', %(status)s, %(key)s,"
+            " %(source)s, %(payload)s::jsonb, '\\x00', 'e', %(created_at)s,"
+            " %(created_at)s + interval '2 minutes'"
+            + (
+                ", CASE WHEN %(workflow)s = 'support_triage'"
+                " THEN %(payload)s::jsonb ->> 'ticket_id' END"
+                if trigger_ids
+                else ""
+            )
+            + ")",
             rows,
         )
     return rows
@@ -156,7 +169,7 @@ def test_migrating_a_database_with_outcomes_builds_the_indexes_and_an_exact_roll
         rng = random.Random(3)
         for n, slug in enumerate(("a", "b")):
             tenant = add_tenant(conn, slug)
-            for row in add_runs(conn, tenant, 300, seed=n):
+            for row in add_runs(conn, tenant, 300, seed=n, trigger_ids=False):
                 if row["status"] == "succeeded":
                     o = outcome(rng)
                     conn.execute(
@@ -194,6 +207,15 @@ def test_migrating_a_database_with_outcomes_builds_the_indexes_and_an_exact_roll
         expected = recomputed(conn)
         assert len(expected) > 40
         assert rollup(conn) == expected
+        # and 0024 gave the runs written before it the id their workflow names
+        ids = conn.execute(
+            "SELECT workflow, trigger_id, trigger_payload ->> 'ticket_id' AS ticket FROM runs"
+        ).fetchall()
+        assert all(
+            r["trigger_id"] == (r["ticket"] if r["workflow"] == "support_triage" else None)
+            for r in ids
+        )
+        assert sum(r["trigger_id"] is not None for r in ids) > 400
 
 
 # --- the rollup under the write path -----------------------------------------------------------
@@ -378,28 +400,54 @@ def matches(row: dict[str, Any], f: runs.RunFilter) -> bool:
     )
 
 
-def test_a_trigger_id_finds_runs_by_key_or_by_any_workflows_id_field(conn: Any, app: Any) -> None:
+def test_a_trigger_id_finds_runs_by_key_or_by_their_workflows_id(conn: Any, app: Any) -> None:
     tenant = add_tenant(conn, "a")
     rows = add_runs(conn, tenant, 50, seed=4)
-    conn.execute(
-        'UPDATE runs SET trigger_payload = \'{"order": "T-4-9"}\' WHERE id = %s', (rows[3]["id"],)
-    )
+    triaged = [r for r in rows if r["workflow"] == "support_triage"]
+    other = next(r for r in rows if r["workflow"] != "support_triage")
     with scoped(app, tenant):
         found = runs.list_runs(
-            app,
-            runs.RunFilter(
-                trigger_id="T-4-9",
-                trigger_id_matches=({"ticket_id": "T-4-9"}, {"order": "T-4-9"}),
-            ),
-            tenant_id=tenant,
+            app, runs.RunFilter(trigger_id=f"T-4-{rows.index(triaged[0])}"), tenant_id=tenant
         )
         by_key = runs.list_runs(app, runs.RunFilter(trigger_id="msg_7_4"), tenant_id=tenant)
-        nothing = runs.list_runs(
-            app, runs.RunFilter(trigger_id="T-4-9", trigger_id_matches=()), tenant_id=tenant
+        # A workflow that names no id field: its trigger's fields are no id of the run.
+        unnamed = runs.list_runs(
+            app, runs.RunFilter(trigger_id=f"T-4-{rows.index(other)}"), tenant_id=tenant
         )
-    assert {r.id for r in found} == {rows[9]["id"], rows[3]["id"]}
+    assert [r.id for r in found] == [triaged[0]["id"]]
     assert [r.id for r in by_key] == [rows[7]["id"]]
-    assert nothing == []
+    assert unnamed == []
+
+
+def test_a_trigger_id_is_looked_up_in_an_index_not_read_from_every_run(conn: Any, app: Any) -> None:
+    # Given a tenant large enough for the planner to care, and statistics about it
+    tenant = add_tenant(conn, "a")
+    rows = add_runs(conn, tenant, 3000, seed=2)
+    add_runs(conn, add_tenant(conn, "b"), 3000, seed=3)
+    conn.execute("ANALYZE runs")
+    wanted = next(r for r in rows if r["workflow"] == "support_triage")
+    value = f"T-2-{rows.index(wanted)}"
+
+    # When the search is planned as the application role sends it, under the tenant policy
+    statements: list[tuple[Any, Any]] = []
+
+    class Recording:
+        def execute(self, query: Any, params: Any = None) -> Any:
+            statements.append((query, params))
+            return app.execute(query, params)
+
+    with scoped(app, tenant):
+        found = runs.list_runs(Recording(), runs.RunFilter(trigger_id=value), tenant_id=tenant)
+        query, params = statements[0]
+        plan = "\n".join(
+            r["QUERY PLAN"]
+            for r in app.execute(b"EXPLAIN " + query.as_bytes(app), params).fetchall()
+        )
+
+    # Then the id's index and the idempotency key's find it; no run is read to test it
+    assert [r.id for r in found] == [wanted["id"]]
+    assert "runs_tenant_trigger_id" in plan, plan
+    assert "Seq Scan" not in plan, plan
 
 
 INDEX_FOR = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from flightdeck.engine.workflow import Manifest
 from flightdeck.errors import WorkflowDefinitionError
@@ -47,3 +47,20 @@ def test_support_triage_declares_its_business_baselines() -> None:
     assert m.manual_turnaround_minutes is not None
     assert m.manual_turnaround_minutes > m.kpi_baseline_minutes
     assert m.setup_hours > 0
+
+
+class Contact(BaseModel):
+    order: str
+    email: str = Field(json_schema_extra={"personal": True})
+
+
+def test_a_personal_field_cannot_be_the_trigger_id() -> None:
+    # The id is stored in clear beside the run for the run list's search.
+    with pytest.raises(WorkflowDefinitionError, match="personal"):
+        manifest(input_model=Contact, trigger_id_field="email")
+    assert manifest(input_model=Contact, trigger_id_field="order").trigger_id_field == "order"
+
+
+def test_the_trigger_id_is_the_named_fields_value_as_text() -> None:
+    assert WORKFLOW.trigger_id({"ticket_id": "T-1", "subject": "x"}) == "T-1"
+    assert WORKFLOW.trigger_id({"subject": "x"}) is None

@@ -258,6 +258,7 @@ class RunService:
                 execution_name=str(run_id),
                 rerun_of=rerun_of,
                 trigger_sealed=is_sealed(stored),
+                trigger_id=workflow.trigger_id(trigger),
                 queued={
                     "source": source,
                     "idempotency_key": idempotency_key,

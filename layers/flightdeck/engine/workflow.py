@@ -104,7 +104,12 @@ class Manifest:
                 f"{self.name}: setup_hours must be >= 0 and manual_turnaround_minutes > 0"
             )
         # Values under the input model's personal fields are masked wherever they appear.
-        privacy.register_personal_model(self.input_model)
+        personal = privacy.register_personal_model(self.input_model)
+        if self.trigger_id_field is not None and self.trigger_id_field in personal:
+            # The id is stored in clear beside the run (`runs.trigger_id`) to be searched.
+            raise WorkflowDefinitionError(
+                f"{self.name}: trigger_id_field {self.trigger_id_field!r} is a personal field"
+            )
 
 
 @dataclass(frozen=True)
@@ -130,6 +135,13 @@ class Workflow:
         """The trigger as the run will see it: validated, defaults filled in, JSON-ready.
         Raises pydantic's ValidationError for a payload the workflow does not accept."""
         return self.manifest.input_model.model_validate(payload).model_dump(mode="json")
+
+    def trigger_id(self, trigger: dict[str, Any]) -> str | None:
+        """The business id in a parsed trigger (`Manifest.trigger_id_field`), stored with the
+        run for the run list's search; None when the workflow names no id field."""
+        field_name = self.manifest.trigger_id_field
+        value = trigger.get(field_name) if field_name else None
+        return None if value is None else str(value)
 
     def initial_state(self, trigger: Any) -> dict[str, Any]:
         return {self.input_key: trigger}

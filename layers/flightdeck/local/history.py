@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from psycopg.types.json import Jsonb
 
+from flightdeck.engine.registry import discover
 from flightdeck.store.db import Connection
 
 ApprovalOutcome = Literal["approved", "edited", "rejected", "timed_out"]
@@ -112,6 +113,14 @@ def _event(
     )
 
 
+def _trigger_id(past: PastRun) -> str | None:
+    """The business id the engine would have stored with the run (its workflow's id field)."""
+    registry = discover()
+    if past.workflow not in registry:
+        return None
+    return registry.get(past.workflow).trigger_id(past.trigger)
+
+
 def record(conn: Connection, tenant_id: uuid.UUID, past: PastRun) -> uuid.UUID:
     """Write one finished run of the past; returns its id."""
     run_id = uuid.uuid4()
@@ -127,8 +136,8 @@ def record(conn: Connection, tenant_id: uuid.UUID, past: PastRun) -> uuid.UUID:
         "INSERT INTO runs (id, tenant_id, workflow, workflow_version, status, idempotency_key,"
         " trigger_source, trigger_payload, trigger_sha256, execution_name, current_node,"
         " error_type, error_message, failed_node, created_at, started_at, finished_at,"
-        " updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
-        " %s, %s)",
+        " updated_at, trigger_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+        " %s, %s, %s, %s, %s, %s)",
         (
             run_id,
             tenant_id,
@@ -149,6 +158,7 @@ def record(conn: Connection, tenant_id: uuid.UUID, past: PastRun) -> uuid.UUID:
             past.created_at,
             finished,
             finished,
+            _trigger_id(past),
         ),
     )
     at = past.created_at

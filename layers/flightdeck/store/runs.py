@@ -103,6 +103,7 @@ def insert_run(
     execution_name: str,
     rerun_of: uuid.UUID | None = None,
     trigger_sealed: bool = False,
+    trigger_id: str | None = None,
 ) -> tuple[Run, bool]:
     """Insert a queued run, or return the run already holding the idempotency key.
 
@@ -112,8 +113,8 @@ def insert_run(
     row = conn.execute(
         f"INSERT INTO runs (id, tenant_id, workflow, workflow_version, status, idempotency_key,"
         f" trigger_source, trigger_payload, trigger_ref, trigger_sha256, execution_name,"
-        f" rerun_of, trigger_sealed)"
-        f" VALUES (%s, %s, %s, %s, 'queued', %s, %s, %s, %s, %s, %s, %s, %s)"
+        f" rerun_of, trigger_sealed, trigger_id)"
+        f" VALUES (%s, %s, %s, %s, 'queued', %s, %s, %s, %s, %s, %s, %s, %s, %s)"
         f" ON CONFLICT DO NOTHING RETURNING {_RUN_COLUMNS}",
         (
             run_id,
@@ -128,6 +129,7 @@ def insert_run(
             execution_name,
             rerun_of,
             trigger_sealed,
+            trigger_id,
         ),
     ).fetchone()
     if row is not None:
@@ -162,6 +164,7 @@ def start_run(
     rerun_of: uuid.UUID | None = None,
     trigger_sealed: bool = False,
     webhook_secret: tuple[str, uuid.UUID] | None = None,
+    trigger_id: str | None = None,
 ) -> tuple[Run | None, StartOutcome]:
     """`insert_run` and the new run's `run.queued` event (with `queued` as its data) in one
     statement, one round trip: on an autocommit connection it is its own transaction, scoped
@@ -176,7 +179,7 @@ def start_run(
     slug, secret_id = webhook_secret or (None, None)
     row = conn.execute(
         f"SELECT s.outcome, {_STARTED_COLUMNS} FROM flightdeck_start_run("
-        "%s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s, %s, %s) s",
+        "%s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s, %s, %s, %s) s",
         (
             run_id,
             tenant_id,
@@ -193,6 +196,7 @@ def start_run(
             Jsonb(queued),
             slug,
             secret_id,
+            trigger_id,
         ),
     ).fetchone()
     assert row is not None
@@ -406,10 +410,9 @@ class RunFilter:
     source: str | None = None
     # Top-level trigger fields that must match exactly (JSON containment).
     trigger: dict[str, Any] | None = None
-    # A trigger id: the run's idempotency key, or any of these trigger objects (each
-    # workflow's id field with the searched value), e.g. ({"ticket_id": "T-1"},).
+    # A trigger id: the run's idempotency key, or the business id its workflow's trigger names
+    # (`runs.trigger_id`, migration 0024), e.g. a ticket id.
     trigger_id: str | None = None
-    trigger_id_matches: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -447,8 +450,8 @@ def _where(f: RunFilter) -> tuple[list[sql.Composable], list[Any]]:
         clauses.append(sql.SQL("trigger_payload @> %s"))
         params.append(Jsonb(f.trigger))
     if f.trigger_id is not None:
-        clauses.append(sql.SQL("(idempotency_key = %s OR trigger_payload @> ANY(%s::jsonb[]))"))
-        params += [f.trigger_id, [Jsonb(m) for m in f.trigger_id_matches]]
+        clauses.append(sql.SQL("(idempotency_key = %s OR trigger_id = %s)"))
+        params += [f.trigger_id, f.trigger_id]
     return clauses, params
 
 

@@ -149,13 +149,6 @@ def list_runs(
         source=source,
         trigger=parse_trigger_filters(trigger),
         trigger_id=trigger_id,
-        trigger_id_matches=tuple(
-            {w.manifest.trigger_id_field: trigger_id}
-            for w in svc.registry
-            if w.manifest.trigger_id_field and (workflow is None or w.name == workflow)
-        )
-        if trigger_id is not None
-        else (),
     )
     after = decode_cursor(cursor) if cursor else None
     with svc.tenant(principal.tenant_id) as conn:
