@@ -11,8 +11,9 @@
 ALTER TABLE runs ADD COLUMN trigger_id text;
 
 -- Runs written before this migration: the id field the shipped workflows declare (only
--- support_triage names one, `ticket_id`). The field is never sealed (it is no personal data),
--- and a trigger kept in S3 (`trigger_ref`) has only a stub here: such runs stay without an id.
+-- support_triage names one, `ticket_id`). The field is never sealed (it is no personal data);
+-- a trigger kept in S3 (`trigger_ref`) is not in this column, and such a run stays without an
+-- id (its key still finds it). Runs written from now on get theirs from the engine.
 UPDATE runs SET trigger_id = trigger_payload ->> 'ticket_id'
 WHERE workflow = 'support_triage' AND trigger_payload ? 'ticket_id';
 
