@@ -346,25 +346,36 @@ def past_run(rng: random.Random, created: datetime) -> PastRun:
     )
 
 
-def write_history(conn: Any, tenant: uuid.UUID, n: int, *, seed: int, days: int = 9) -> None:
+def write_history(
+    conn: Any, tenant: uuid.UUID, n: int, *, seed: int, days: int = 9, before_0024: bool = False
+) -> None:
+    """`n` runs over `days` days; `before_0024`: into a database without `runs.trigger_id`."""
     rng = random.Random(seed)
     with scoped(conn, tenant):
         for _ in range(n):
             created = START + timedelta(seconds=rng.randrange(days * 86400))
             if rng.random() < 0.1:  # runs at midnight and on the hour: the rollups' edges
                 created = created.replace(minute=0, second=0, microsecond=0)
-            record(conn, tenant, past_run(rng, created))
+            record(conn, tenant, past_run(rng, created), trigger_id=not before_0024)
 
 
 def write_between(
-    conn: Any, tenant: uuid.UUID, n: int, since: datetime, until: datetime, *, seed: int
+    conn: Any,
+    tenant: uuid.UUID,
+    n: int,
+    since: datetime,
+    until: datetime,
+    *,
+    seed: int,
+    before_0024: bool = False,
 ) -> None:
     """`n` runs triggered in [since, until)."""
     rng = random.Random(seed)
     seconds = int((until - since).total_seconds())
     with scoped(conn, tenant):
         for _ in range(n):
-            record(conn, tenant, past_run(rng, since + timedelta(seconds=rng.randrange(seconds))))
+            created = since + timedelta(seconds=rng.randrange(seconds))
+            record(conn, tenant, past_run(rng, created), trigger_id=not before_0024)
 
 
 def add_tenant(conn: Any, slug: str) -> uuid.UUID:
@@ -782,7 +793,7 @@ def test_migrating_a_database_with_runs_backfills_exact_rollups(
         tenants = [add_tenant(owner, slug) for slug in ("old-a", "old-b")]
     with connect(url, role=APP_ROLE) as app:
         for seed, tenant in enumerate(tenants):
-            write_history(app, tenant, 150, seed=20 + seed, days=5)
+            write_history(app, tenant, 150, seed=20 + seed, days=5, before_0024=True)
 
     # When the current code migrates it
     with connect(url) as owner:
@@ -815,8 +826,10 @@ def test_migrating_rollups_of_the_day_and_week_under_way_leaves_them_pending(
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     this_week = today - timedelta(days=today.weekday())
     with connect(url, role=APP_ROLE) as app:
-        write_between(app, tenant, 120, now - timedelta(days=8), now, seed=40)
-        write_between(app, tenant, 3, today, max(now, today + timedelta(seconds=1)), seed=41)
+        write_between(app, tenant, 120, now - timedelta(days=8), now, seed=40, before_0024=True)
+        write_between(
+            app, tenant, 3, today, max(now, today + timedelta(seconds=1)), seed=41, before_0024=True
+        )
         with scoped(app, tenant):
             app.execute("SELECT flightdeck_refresh_rollups(%s)", (tenant,))
         assert marks(app, tenant) == 0
