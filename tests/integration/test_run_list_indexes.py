@@ -400,6 +400,21 @@ def matches(row: dict[str, Any], f: runs.RunFilter) -> bool:
     )
 
 
+def listed_with_plan(app: Any, list_runs: Any) -> tuple[Any, str]:
+    """What `list_runs(connection)` returns on `app`, and the plan of the statement it sent."""
+    statements: list[tuple[Any, Any]] = []
+
+    class Recording:
+        def execute(self, query: Any, params: Any = None) -> Any:
+            statements.append((query, params))
+            return app.execute(query, params)
+
+    found = list_runs(Recording())
+    query, params = statements[0]
+    rows = app.execute(b"EXPLAIN " + query.as_bytes(app), params).fetchall()
+    return found, "\n".join(r["QUERY PLAN"] for r in rows)
+
+
 def test_a_trigger_id_finds_runs_by_key_or_by_their_workflows_id(conn: Any, app: Any) -> None:
     tenant = add_tenant(conn, "a")
     rows = add_runs(conn, tenant, 50, seed=4)
@@ -429,19 +444,9 @@ def test_a_trigger_id_is_looked_up_in_an_index_not_read_from_every_run(conn: Any
     value = f"T-2-{rows.index(wanted)}"
 
     # When the search is planned as the application role sends it, under the tenant policy
-    statements: list[tuple[Any, Any]] = []
-
-    class Recording:
-        def execute(self, query: Any, params: Any = None) -> Any:
-            statements.append((query, params))
-            return app.execute(query, params)
-
     with scoped(app, tenant):
-        found = runs.list_runs(Recording(), runs.RunFilter(trigger_id=value), tenant_id=tenant)
-        query, params = statements[0]
-        plan = "\n".join(
-            r["QUERY PLAN"]
-            for r in app.execute(b"EXPLAIN " + query.as_bytes(app), params).fetchall()
+        found, plan = listed_with_plan(
+            app, lambda c: runs.list_runs(c, runs.RunFilter(trigger_id=value), tenant_id=tenant)
         )
 
     # Then the id's index and the idempotency key's find it; no run is read to test it
@@ -473,25 +478,15 @@ def test_each_dashboard_filter_reads_its_page_in_order_from_an_index(
     after = runs.Cursor(middle["created_at"], middle["id"]) if deep else None
 
     # When the list's statement is planned as the application sends it
-    statements: list[tuple[Any, Any]] = []
-
-    class Recording:
-        def execute(self, query: Any, params: Any = None) -> Any:
-            statements.append((query, params))
-            return app.execute(query, params)
-
     with scoped(app, tenant):
         # A table this small could be read whole for the price of an index (and a few dozen
         # matches sorted): only plans that walk an index are left to choose from, so a filter
         # without an index that holds its rows in order would show a Sort.
         app.execute("SET LOCAL enable_seqscan = off")
         app.execute("SET LOCAL enable_bitmapscan = off")
-        recording: Any = Recording()
-        runs.list_runs(recording, FILTERS[name], tenant_id=tenant, after=after, limit=51)
-        query, params = statements[0]
-        plan = "\n".join(
-            r["QUERY PLAN"]
-            for r in app.execute(b"EXPLAIN " + query.as_bytes(app), params).fetchall()
+        _, plan = listed_with_plan(
+            app,
+            lambda c: runs.list_runs(c, FILTERS[name], tenant_id=tenant, after=after, limit=51),
         )
 
     # Then the page comes from the filter's index, in order, with nothing left to sort

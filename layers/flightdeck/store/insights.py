@@ -121,8 +121,14 @@ def refresh(conn: Connection, tenant_id: uuid.UUID, as_of: datetime | None = Non
     before `as_of` (default: the transaction's start), and the days and weeks above them that
     have ended; returns how many hours. Each figure below calls it first, so what it reads
     includes every write committed before its statements ran."""
+    return int(_refresh(conn, tenant_id, as_of)["hours"])
+
+
+def _refresh(conn: Connection, tenant_id: uuid.UUID, as_of: datetime | None) -> Any:
+    """`_REFRESH`'s row: the hours recomputed, and the moment the refresh used."""
     row = conn.execute(_REFRESH, {"tenant": tenant_id, "as_of": as_of}).fetchone()
-    return int(row["hours"]) if row else 0
+    assert row is not None
+    return row
 
 
 # Tenants with work waiting for `refresh`, the longest waiting first: marks of hours that have
@@ -149,9 +155,7 @@ def waiting_for_refresh(conn: Connection, *, limit: int) -> list[uuid.UUID]:
 
 def _refreshed(conn: Connection, scope: Scope, *, weeks: bool = True) -> dict[str, Any]:
     """`refresh`, then the window's parameters as of the moment the refresh used."""
-    row = conn.execute(_REFRESH, {"tenant": scope.tenant_id, "as_of": scope.as_of}).fetchone()
-    assert row is not None
-    return scope.params(row["as_of"], weeks=weeks)
+    return scope.params(_refresh(conn, scope.tenant_id, scope.as_of)["as_of"], weeks=weeks)
 
 
 @dataclass(frozen=True)
