@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from flightdeck.store import telemetry as telemetry_store
 from flightdeck.store import tenants
 from flightdeck.telemetry import costs
@@ -474,3 +476,42 @@ def test_a_tracer_built_after_one_was_shut_down_traces_the_libraries_itself() ->
             second.shutdown()
     calls = [s.attributes.get("rpc.method") for s in seen.get_finished_spans() if s.attributes]
     assert calls == ["GetCallerIdentity"]
+
+
+def test_the_span_store_takes_lowercase_hex_ids_of_their_length_only(platform: Platform) -> None:
+    import psycopg
+
+    run_id = platform.park("support_triage", load_event("password_ticket"))
+    trace, span = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+    good = {"trace_id": trace, "span_id": span, "parent_span_id": None}
+    bad = [
+        {"trace_id": trace.upper()},
+        {"trace_id": trace[:-1]},
+        {"trace_id": trace + "0"},
+        {"trace_id": trace[:-1] + "g"},
+        {"span_id": span[:-1]},
+        {"span_id": span[:-1] + " "},
+        {"parent_span_id": ""},
+        {"parent_span_id": span.upper()},
+        {"parent_span_id": span + "0"},
+    ]
+
+    def insert(ids: dict[str, Any]) -> None:
+        with platform.services.tenant(platform.tenant_id) as c:
+            c.execute(
+                "INSERT INTO run_spans (tenant_id, run_id, trace_id, span_id, parent_span_id,"
+                " name, kind, started_at) VALUES (%s, %s, %s, %s, %s, 'n', 'other', now())",
+                (
+                    platform.tenant_id,
+                    run_id,
+                    ids["trace_id"],
+                    ids["span_id"],
+                    ids["parent_span_id"],
+                ),
+            )
+
+    for change in bad:
+        with pytest.raises(psycopg.errors.CheckViolation):
+            insert({**good, **change})
+    insert(good)
+    insert({**good, "span_id": "0123456789abcdef", "parent_span_id": span})

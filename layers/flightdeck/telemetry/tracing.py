@@ -18,6 +18,7 @@ start does not pay for it until it traces something.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Iterator, Mapping
@@ -93,6 +94,15 @@ def _masked(attributes: dict[str, AttributeValue]) -> dict[str, AttributeValue]:
     return {**attributes, **mask_attributes(other)}
 
 
+@functools.cache
+def _otel_kind(kind: str) -> Any:
+    from opentelemetry.trace import SpanKind
+
+    return {"api": SpanKind.SERVER, "node": SpanKind.SERVER, "model": SpanKind.CLIENT}.get(
+        kind, SpanKind.INTERNAL
+    )
+
+
 def parse_traceparent(value: str | None) -> tuple[int, int] | None:
     """(trace id, parent span id) of a W3C traceparent; None for anything else."""
     match = _TRACEPARENT.match(value or "")
@@ -149,16 +159,9 @@ class Span:
                 _masked({k: v for k, v in attributes.items() if v is not None})
             )
 
-    @contextmanager
-    def current(self) -> Iterator[Span]:
+    def current(self) -> _Current:
         """Make this span the parent of spans opened inside the block (it stays open)."""
-        if self._span is None:
-            yield self
-            return
-        from opentelemetry.trace import use_span
-
-        with use_span(self._span, end_on_exit=False):
-            yield self
+        return _Current(self)
 
     def end(self) -> None:
         """End the span (once; later calls do nothing)."""
@@ -176,6 +179,31 @@ class Span:
 
 
 _OFF = Span()
+
+
+class _Current:
+    """`Span.current`'s block: the span is the context's current span inside it. A class, not
+    a generator: the node runner enters two of these per node execution."""
+
+    __slots__ = ("_span", "_token")
+
+    def __init__(self, span: Span) -> None:
+        self._span = span
+        self._token: object = None
+
+    def __enter__(self) -> Span:
+        if self._span._span is not None:
+            from opentelemetry import context, trace
+
+            self._token = context.attach(trace.set_span_in_context(self._span._span))
+        return self._span
+
+    def __exit__(self, *exc: object) -> None:
+        if self._token is not None:
+            from opentelemetry import context
+
+            context.detach(self._token)  # type: ignore[arg-type]
+            self._token = None
 
 
 class _Collector:
@@ -301,11 +329,11 @@ class Tracing:
         process; without one the span is a child of the current span, or a new trace's root."""
         if not self.enabled:
             return _OFF
+        tracer = self._tracer()
         from opentelemetry import trace
-        from opentelemetry.trace import SpanKind
 
         context = None
-        remote = parse_traceparent(parent)
+        remote = parse_traceparent(parent) if parent else None
         if remote is not None:
             context = trace.set_span_in_context(
                 trace.NonRecordingSpan(
@@ -315,15 +343,12 @@ class Tracing:
                 )
             )
         values: dict[str, AttributeValue] = {TENANT: str(tenant_id), RUN: str(run_id), KIND: kind}
-        values.update({k: v for k, v in (attributes or {}).items() if v is not None})
-        values = _masked(values)
-        otel_kind = {
-            "api": SpanKind.SERVER,
-            "node": SpanKind.SERVER,
-            "model": SpanKind.CLIENT,
-        }.get(kind, SpanKind.INTERNAL)
+        if attributes:
+            values.update({k: v for k, v in attributes.items() if v is not None})
         return Span(
-            self._tracer().start_span(name, context=context, kind=otel_kind, attributes=values)
+            tracer.start_span(
+                name, context=context, kind=_otel_kind(kind), attributes=_masked(values)
+            )
         )
 
     @contextmanager
