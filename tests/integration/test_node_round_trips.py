@@ -274,3 +274,47 @@ def test_checkpoints_written_from_langgraphs_worker_threads_use_the_tenants_key(
     (typed,) = found
     assert typed[0].split("+", 1)[1] == f"aesgcm-{newest.hex}"
     assert serde.loads_typed(typed) == {"ticket": "T-9"}
+
+
+def _words(sql: str) -> str:
+    return " ".join(sql.split())
+
+
+def test_the_prefetched_checkpoint_is_langgraphs_latest_by_its_own_query(
+    platform: Platform, conn: Any
+) -> None:
+    from langgraph.checkpoint.postgres import PostgresSaver
+
+    from flightdeck.engine.checkpointer import StepSaver
+
+    # The function the runner reads through (migration 0026) holds the installed LangGraph's
+    # query word for word: an upgrade that changes it fails here, not in a run.
+    source = conn.execute(
+        "SELECT prosrc FROM pg_proc WHERE proname = 'flightdeck_latest_checkpoint'"
+    ).fetchone()["prosrc"]
+    assert _words(PostgresSaver.SELECT_SQL) + " WHERE thread_id = p_thread_id AND" in _words(source)
+
+    # Given a run waiting for approval (its thread has pending writes and several checkpoints)
+    svc = platform.services
+    run_id = platform.start("support_triage", load_event("refund_ticket"))
+    platform.pending_approval(run_id)
+    with svc.tenant(platform.tenant_id) as c:
+        cipher = svc.checkpoint_cipher
+        cipher.use(c, platform.tenant_id)
+        serde = cipher.serializer(platform.tenant_id)
+        stock = PostgresSaver(c, serde=serde).get_tuple(thread_config(run_id))
+        # When the step saver prefetches and adopts the thread's latest checkpoint
+        saver = StepSaver(c, serde=serde)
+        with c.pipeline():
+            cur = StepSaver.prefetch(c, str(run_id))
+        saver.adopt(str(run_id), cur.fetchone())
+        adopted = saver.get_tuple(thread_config(run_id))
+
+    # Then it is the tuple LangGraph's own get_tuple reads
+    assert stock is not None
+    assert adopted is not None
+    assert adopted.config == stock.config
+    assert adopted.checkpoint == stock.checkpoint
+    assert adopted.metadata == stock.metadata
+    assert adopted.parent_config == stock.parent_config
+    assert adopted.pending_writes == stock.pending_writes

@@ -1,7 +1,8 @@
 """LangGraph's Postgres checkpointer, made to cost one read and no write round trip per step.
 
 The node runner reads a run's latest checkpoint in the same round trip as the run's row
-(`prefetch` queues the very query `PostgresSaver.get_tuple` runs; `adopt` takes its row), so
+(`prefetch` queues the very query `PostgresSaver.get_tuple` runs, kept in a function by
+migration 0026; `adopt` takes its row), so
 neither the runner's look at the thread nor LangGraph's own load goes back to the database.
 While a step is open (`hold`), LangGraph's writes (`put`, `put_writes`) are kept as the
 statements `PostgresSaver` would have run, and `release` sends them in the step's closing
@@ -22,7 +23,9 @@ from psycopg.rows import DictRow
 
 from flightdeck.store.db import Connection
 
-_LATEST = "WHERE thread_id = %s AND checkpoint_ns = %s ORDER BY checkpoint_id DESC LIMIT 1"
+# `PostgresSaver.get_tuple`'s query for the latest checkpoint, in a function whose plan the
+# connection keeps (migration 0026): as a statement it was planned anew at every step.
+_PREFETCH = "SELECT * FROM flightdeck_latest_checkpoint(%s, %s)"
 _Statement = tuple[str, Any, bool]  # (query, parameters, executemany)
 
 
@@ -54,7 +57,7 @@ class StepSaver(PostgresSaver):
         """Queue the latest-checkpoint query (in the caller's pipeline); hand its row to
         `adopt` once the pipeline has synced."""
         cur = conn.cursor(binary=True)
-        cur.execute(PostgresSaver.SELECT_SQL + _LATEST, (thread_id, checkpoint_ns))
+        cur.execute(_PREFETCH, (thread_id, checkpoint_ns))
         return cur
 
     def adopt(self, thread_id: str, row: DictRow | None, checkpoint_ns: str = "") -> None:
