@@ -46,3 +46,5 @@ BEGIN
     ORDER BY checkpoint_id DESC LIMIT 1;
 END
 $$;
+
+GRANT EXECUTE ON FUNCTION flightdeck_latest_checkpoint(text, text) TO flightdeck_app;
