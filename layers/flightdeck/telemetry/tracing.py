@@ -182,8 +182,8 @@ _OFF = Span()
 
 
 class _Current:
-    """`Span.current`'s block: the span is the context's current span inside it. A class, not
-    a generator: the node runner enters two of these per node execution."""
+    """`Span.current`'s block: the span is the context's current span inside it. An escaping
+    exception is left to the span's maker (`Span.fail` keeps its type, never its message)."""
 
     __slots__ = ("_span", "_token")
 
