@@ -211,11 +211,12 @@ def recall_at(
 # --- the queries -----------------------------------------------------------------------------
 
 
-def statement(ranking: Literal["vector", "text"]) -> Any:
-    """One of `documents.search`'s two rankings alone, as search runs it."""
+def statement(ranking: Literal["vector", "text"], params: dict[str, Any]) -> Any:
+    """One of `documents.search`'s two rankings alone, as search runs it on the path `prepare`
+    found (the HNSW graph, or the tenant's rows sorted exactly)."""
     from flightdeck.store import documents
 
-    return documents.ranking_statement(ranking, 384)
+    return documents.ranking_statement(ranking, 384, graph=params["graph"])
 
 
 @contextmanager
@@ -248,7 +249,7 @@ def prepare(
     ef_search: int | None = None,
 ) -> dict[str, Any]:
     """In the caller's transaction, what `documents.search` does before its statement; with
-    `exact`, then index scans off. The statements' parameters."""
+    `exact`, then index scans off. The statements' parameters, and `graph`: the path."""
     from flightdeck.store import documents
 
     text, vector = query
@@ -262,7 +263,7 @@ def prepare(
         prepared = documents.prepare_search(
             conn, tenant, query=text, embedding=vector, model=model, k=K, ef_search=ef_search
         )
-    return prepared.parameters
+    return {**prepared.parameters, "graph": prepared.graph}
 
 
 def plan_of(conn: Any, query: Any, params: dict[str, Any]) -> str:
@@ -287,7 +288,7 @@ def as_text(v: Sequence[float]) -> str:
 
 
 def ranking_of(conn: Any, params: dict[str, Any], limit: int) -> list[tuple[uuid.UUID, float]]:
-    rows = conn.execute(statement("vector"), {**params, "candidates": limit}).fetchall()
+    rows = conn.execute(statement("vector", params), {**params, "candidates": limit}).fetchall()
     return [(r["id"], float(r["distance"])) for r in rows]
 
 
@@ -356,11 +357,11 @@ def measure_tenant(
     want_candidates, want_k = min(candidates, size), min(K, size)
 
     with scoped(conn, tenant):
-        plan = plan_of(conn, statement("vector"), prepare(conn, tenant, queries[0], model))
+        params = prepare(conn, tenant, queries[0], model)
+        plan = plan_of(conn, statement("vector", params), params)
     with scoped(conn, tenant):
-        exact_plan = plan_of(
-            conn, statement("vector"), prepare(conn, tenant, queries[0], model, exact=True)
-        )
+        params = prepare(conn, tenant, queries[0], model, exact=True)
+        exact_plan = plan_of(conn, statement("vector", params), params)
 
     result = TenantResult(
         label, size, Series(), Series(), Series(), Series(), Series(), plan, exact_plan, 0
@@ -395,7 +396,7 @@ def measure_tenant(
         t = time.perf_counter()
         with scoped(conn, tenant):
             params = prepare(conn, tenant, query, model)
-            by_text = conn.execute(statement("text"), params).fetchall()
+            by_text = conn.execute(statement("text", params), params).fetchall()
         text_ms = (time.perf_counter() - t) * 1000
 
         if not record:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -84,13 +85,32 @@ def search(
     plan: str | None = None,
     **kw: Any,
 ) -> Any:
-    with scoped(conn, tenant_id):
-        if plan == "index":
-            # As on a large table: the planner walks the HNSW index instead of sorting rows.
-            conn.execute("SET LOCAL enable_seqscan = off")
-            conn.execute("SET LOCAL enable_bitmapscan = off")
-            conn.execute("SET LOCAL enable_sort = off")
-        return documents.search(conn, tenant_id, query=query, embedding=vector, model=MODEL, **kw)
+    saved = documents.EXACT_SCAN_ROWS
+    if plan == "index":
+        # As for a large tenant: its vectors are ordered by the HNSW graph, not sorted.
+        documents.EXACT_SCAN_ROWS = 0
+    try:
+        with scoped(conn, tenant_id):
+            hits = documents.search(
+                conn, tenant_id, query=query, embedding=vector, model=MODEL, **kw
+            )
+            graph_scans[str(tenant_id)] = hnsw_scans(conn)
+            return hits
+    finally:
+        documents.EXACT_SCAN_ROWS = saved
+
+
+# How many times the search's transaction read an HNSW graph, by tenant searched.
+graph_scans: dict[str, int] = {}
+
+
+def hnsw_scans(conn: Any) -> int:
+    """Scans of the 384-d HNSW graphs in the current transaction so far."""
+    row = conn.execute(
+        "SELECT coalesce(sum(pg_stat_get_xact_numscans(oid)), 0) AS n FROM pg_class"
+        " WHERE relkind = 'i' AND relname LIKE 'document_chunks_p%%_embedding_idx'"
+    ).fetchone()
+    return int(row["n"])
 
 
 def tenant(conn: Any, slug: str) -> uuid.UUID:
@@ -154,6 +174,7 @@ def test_a_small_tenant_gets_full_k_beside_a_large_one(db: Any) -> None:
     assert len(hits) == 10
     assert all(h.body.startswith("small chunk") for h in hits)
     assert all(h.vector_rank is not None for h in hits)
+    assert graph_scans[str(small)] > 0  # the graph did order them
 
 
 def test_the_planted_answer_ranks_first_on_both_rankings(db: Any) -> None:
@@ -319,3 +340,37 @@ def test_any_question_text_is_searched_safely(db: Any, query: str) -> None:
     add_document(db, me, [("O'Brien's refund, C:\\temp", random_vector(rng))])
     hits = search(db, me, query, random_vector(rng), k=3)
     assert len(hits) == 1
+
+
+def test_each_search_function_runs_the_search_statement_word_for_word(db: Any) -> None:
+    """Migration 0027 holds `documents.search_statement` in a function per dimension; a change
+    to the statement in Python needs a migration that replaces the functions."""
+    for dimension in documents.INDEXED_DIMENSIONS:
+        source = db.execute(
+            "SELECT prosrc FROM pg_proc WHERE proname = %s", (f"flightdeck_search_{dimension}",)
+        ).fetchone()["prosrc"]
+        for graph in (True, False):
+            statement = documents.search_statement(dimension, graph=graph).as_string(db).strip()
+            assert re.sub(r"%\((\w+)\)s", r"p_\1", statement) in source, (dimension, graph)
+
+
+@pytest.mark.parametrize("graph", [True, False])
+def test_search_gives_the_caller_its_settings_back(db: Any, graph: bool) -> None:
+    rng = random.Random(7)
+    me = tenant(db, "graph" if graph else "exact")
+    add_document(db, me, [(f"chunk {n}", random_vector(rng)) for n in range(30)])
+    saved = documents.EXACT_SCAN_ROWS
+    documents.EXACT_SCAN_ROWS = 0 if graph else 1000
+    try:
+        for sort in ("on", "off"):
+            with scoped(db, me):
+                db.execute(f"SET LOCAL enable_sort = {sort}")
+                hits = documents.search(
+                    db, me, query="chunk", embedding=random_vector(rng), model=MODEL, k=5
+                )
+                assert len(hits) == 5
+                assert (hnsw_scans(db) > 0) is graph
+                after = db.execute("SELECT current_setting('enable_sort') AS s").fetchone()["s"]
+                assert after == sort
+    finally:
+        documents.EXACT_SCAN_ROWS = saved

@@ -260,25 +260,32 @@ def models_in_use(conn: Connection, tenant_id: uuid.UUID) -> list[tuple[str, int
     return [(r["embedding_model"], r["embedding_dimension"]) for r in rows]
 
 
-# Hybrid search, in named parts: `search` joins them all; `ranking_statement` runs one ranking
-# alone (the retrieval benchmark measures each against its exact counterpart). Both run after
-# `prepare_search`, whose parameters they take.
+# Hybrid search, in named parts: `search_statement` joins them all (the statement of the search
+# functions, migration 0027); `ranking_statement` runs one ranking alone after `prepare_search`
+# (the retrieval benchmark measures each against its exact counterpart).
+#
+# Both filters in every statement, an empty list passing everything: one statement whatever is
+# asked, so the search function's plans are kept (migration 0027). Planned with the values in
+# hand (the benchmark's statements), Postgres folds the tests of empty lists away.
 _FILTERED_DOCS = """
 filtered_docs AS (
     SELECT d.id FROM documents d
-    WHERE d.tenant_id = %(tenant)s AND d.status = 'ready'{filters}
+    WHERE d.tenant_id = %(tenant)s AND d.status = 'ready'
+      AND (cardinality(%(documents)s::uuid[]) = 0 OR d.id = ANY (%(documents)s::uuid[]))
+      AND (cardinality(%(tags)s::text[]) = 0 OR d.tags && %(tags)s::text[])
 )"""
-# Only the filters asked for: Postgres cannot estimate "no filter, or this one", and taking a
-# tenant's 700 documents for 5 chose plans that read every chunk.
-_BY_DOCUMENT = " AND d.id = ANY (%(documents)s::uuid[])"
-_BY_TAG = " AND d.tags && %(tags)s::text[]"
 # A chunk's document is looked up in a hash of the filtered documents, built once: as a join,
 # the planner (misjudging how many documents pass) scanned the whole list for every chunk the
 # HNSW index returned. `IS TRUE` keeps the test a filter, which Postgres hashes.
 _IN_FILTERED_DOCS = "(c.document_id IN (SELECT id FROM filtered_docs)) IS TRUE"
+# The distance as the HNSW index of the dimension has it (`c.embedding::vector(384)`), so the
+# graph orders the rows; or on the untyped column, which no index orders, so the tenant's rows
+# are read and sorted exactly.
+_GRAPH_DISTANCE = "c.embedding::{typed} <=> %(embedding)s::{typed}"
+_EXACT_DISTANCE = "c.embedding <=> %(embedding)s::{typed}"
 _NEAREST = f"""
 nearest AS (
-    SELECT c.id, c.embedding::{{typed}} <=> %(embedding)s::{{typed}} AS distance
+    SELECT c.id, {{distance}} AS distance
     FROM document_chunks c
     WHERE c.tenant_id = %(tenant)s AND c.embedding_dimension = {{dimension}}
       AND c.embedding_model = %(model)s AND {_IN_FILTERED_DOCS}
@@ -343,9 +350,9 @@ text_queries AS MATERIALIZED (
     SELECT (SELECT string_agg(operand, ' | ') FROM rare)::tsquery AS rare,
            (SELECT string_agg(operand, ' | ') FROM terms)::tsquery AS loose
 )"""
-# Settings for the transaction, sent with the search in one round trip (`prepare_search`):
-# the HNSW scan's, and sorting priced out for a tenant read through the graph. The sort
-# setting it found is kept for `_FINISH`.
+# Settings for the transaction before a ranking alone (`prepare_search`), as the search
+# functions make them: the HNSW scan's, and sorting priced out for a tenant read through the
+# graph. The sort setting it found is kept for `_FINISH`.
 _PREPARE = """
 WITH size AS (
     SELECT coalesce(sum(chunk_count), 0) > %(exact_rows)s AS graph FROM documents
@@ -364,29 +371,37 @@ FROM size
 _FINISH = "SELECT set_config('enable_sort', current_setting('flightdeck.search_sort'), true)"
 
 
-def _statement(
-    dimension: int, *parts: str, documents: bool = False, tags: bool = False
+def ranking_statement(
+    ranking: Literal["vector", "text"], dimension: int, *, graph: bool = True
 ) -> sql.Composed:
-    if dimension not in INDEXED_DIMENSIONS:
-        raise ValueError(f"no vector index for dimension {dimension}: {INDEXED_DIMENSIONS}")
-    text = "WITH" + ",".join(parts[:-1]) + "\n" + parts[-1]
-    filters = (_BY_DOCUMENT if documents else "") + (_BY_TAG if tags else "")
-    return sql.SQL(text).format(
-        typed=sql.SQL("vector({})").format(sql.Literal(dimension)),
-        dimension=sql.Literal(dimension),
-        filters=sql.SQL(filters),
+    """One of search's two rankings alone, as the search function runs it: rows (id, distance)
+    for the vector ranking, through the HNSW graph (`graph`) or exactly; (id, rank) for the
+    full-text one (none without a rare word). Run after `prepare_search`, with its parameters."""
+    if ranking == "vector":
+        return _statement(
+            dimension,
+            graph,
+            _FILTERED_DOCS,
+            _NEAREST,
+            "SELECT id, distance FROM nearest ORDER BY 2, 1",
+        )
+    return _statement(
+        dimension, graph, _FILTERED_DOCS, _TEXT_QUERIES, _BY_TEXT, "SELECT id, rank FROM by_text"
     )
 
 
-def ranking_statement(ranking: Literal["vector", "text"], dimension: int) -> sql.Composed:
-    """One of search's two rankings alone (no document or tag filter): rows (id, distance)
-    for the vector ranking, (id, rank) for the full-text one (none without a rare word)."""
-    if ranking == "vector":
-        return _statement(
-            dimension, _FILTERED_DOCS, _NEAREST, "SELECT id, distance FROM nearest ORDER BY 2, 1"
-        )
+def search_statement(dimension: int, *, graph: bool) -> sql.Composed:
+    """The statement the search function of `dimension` runs (migration 0027 holds it, the
+    parameters as the function's arguments), on either path."""
     return _statement(
-        dimension, _FILTERED_DOCS, _TEXT_QUERIES, _BY_TEXT, "SELECT id, rank FROM by_text"
+        dimension,
+        graph,
+        _FILTERED_DOCS,
+        _TEXT_QUERIES,
+        _NEAREST,
+        _BY_TEXT,
+        _FUSED,
+        _FUSED_SELECT,
     )
 
 
@@ -449,8 +464,8 @@ def prepare_search(
     filters) with search's candidate list; a tenant with more than EXACT_SCAN_ROWS chunks read
     through its partition's HNSW graph, a smaller one by its rows and an exact sort (Postgres,
     misjudging how many rows the document filter keeps, would otherwise sort thousands).
-    `search` sends the same settings in its own round trip; this is for running one ranking
-    alone (`ranking_statement`)."""
+    The search functions (migration 0027) make the same settings themselves; this is for
+    running one ranking alone (`ranking_statement`, with `graph=Prepared.graph`)."""
     parameters = search_parameters(
         tenant_id,
         query=query,
@@ -483,18 +498,12 @@ def search(
     tags: Sequence[str] = (),
 ) -> list[Hit]:
     """The `k` best chunks of the tenant for `query`: vector and full-text rankings fused by
-    reciprocal rank. Only chunks embedded with `model` are compared with the query vector."""
-    statement = _statement(
-        len(embedding),
-        _FILTERED_DOCS,
-        _TEXT_QUERIES,
-        _NEAREST,
-        _BY_TEXT,
-        _FUSED,
-        _FUSED_SELECT,
-        documents=bool(document_ids),
-        tags=bool(tags),
-    )
+    reciprocal rank. Only chunks embedded with `model` are compared with the query vector.
+
+    One statement: the search function of the dimension (migration 0027) settles the path and
+    the settings and runs `search_statement` with a plan the connection keeps."""
+    if len(embedding) not in INDEXED_DIMENSIONS:
+        raise ValueError(f"no vector index for dimension {len(embedding)}: {INDEXED_DIMENSIONS}")
     parameters = search_parameters(
         tenant_id,
         query=query,
@@ -504,9 +513,24 @@ def search(
         document_ids=document_ids,
         tags=tags,
     )
-    # One round trip: the settings, the search planned under them, the sort setting restored.
-    with conn.pipeline():
-        conn.execute(_PREPARE, parameters)
-        found = conn.execute(statement, parameters)
-        conn.execute(_FINISH)
+    found = conn.execute(
+        sql.SQL(_SEARCH).format(function=sql.Identifier(f"flightdeck_search_{len(embedding)}")),
+        parameters,
+    )
     return [Hit(**row) for row in found.fetchall()]
+
+
+_SEARCH = """
+SELECT * FROM {function}(
+    %(tenant)s, %(query)s, %(embedding)s::vector, %(model)s, %(documents)s::uuid[],
+    %(tags)s::text[], %(k)s, %(candidates)s, %(text_rows)s, %(rrf)s, %(exact_rows)s,
+    %(max_scan_tuples)s, %(ef_search)s)"""
+
+
+def _statement(dimension: int, graph: bool, *parts: str) -> sql.Composed:
+    if dimension not in INDEXED_DIMENSIONS:
+        raise ValueError(f"no vector index for dimension {dimension}: {INDEXED_DIMENSIONS}")
+    typed = sql.SQL("vector({})").format(sql.Literal(dimension))
+    distance = sql.SQL(_GRAPH_DISTANCE if graph else _EXACT_DISTANCE).format(typed=typed)
+    text = "WITH" + ",".join(parts[:-1]) + "\n" + parts[-1]
+    return sql.SQL(text).format(typed=typed, dimension=sql.Literal(dimension), distance=distance)
