@@ -536,7 +536,8 @@ def test_a_write_in_flight_during_a_read_is_counted_by_the_next_read(
             record(writer, tenant, past_run(rng, START + timedelta(hours=5, minutes=7)))
             # When a reader refreshes meanwhile (it cannot see the write, nor its mark)
             with scoped(app, tenant):
-                insights.refresh(app, tenant)
+                with scoped(app, tenant):
+                    insights.refresh(app, tenant)
                 before = insights.figures(app, scope)[None]["runs"]
         # Then once the writer commits, the next read counts the run
         with scoped(app, tenant):
@@ -653,17 +654,28 @@ def test_the_hour_day_and_week_under_way_are_rolled_up_once_they_have_ended(
 
     # When it is read during that hour
     read_at(sunday_night)
-    # Then the hour, the day and the week under way have no rows: the hour's marks wait, the
-    # day and the week are pending; the day before and the hours before have rows
+    # Then the hour under way has no row (its marks wait) and the hours before have rows; the
+    # read rolled up nothing: every day and week of those hours is pending, read from its hours
     found = spans(app, tenant)
     assert sunday_night.replace(minute=0) in found["marked"]
     assert sunday_night.replace(minute=0) not in found["hour"]
     assert datetime(2026, 3, 8, 22, tzinfo=UTC) in found["hour"]
+    assert "day" not in found
+    assert "week" not in found
+    assert datetime(2026, 3, 8, tzinfo=UTC) in found["pending day"]
+    assert datetime(2026, 3, 7, tzinfo=UTC) in found["pending day"]
+    assert found["pending week"] >= {datetime(2026, 3, 2, tzinfo=UTC)}
+    # When the sweep refreshes the tenant at that moment
+    with scoped(app, tenant):
+        insights.refresh(app, tenant, as_of=sunday_night)
+    # Then the days and weeks that have ended have rows; the day and week under way wait
+    found = spans(app, tenant)
     assert datetime(2026, 3, 8, tzinfo=UTC) not in found["day"]
     assert datetime(2026, 3, 7, tzinfo=UTC) in found["day"]
     assert datetime(2026, 3, 2, tzinfo=UTC) not in found.get("week", set())
     assert found["pending day"] == {datetime(2026, 3, 8, tzinfo=UTC)}
     assert found["pending week"] == {datetime(2026, 3, 2, tzinfo=UTC)}
+    read_at(sunday_night)
 
     # When writes arrive: runs in the hour under way, an earlier hour of the open day changes
     # (a run of 21:00 fails late), a closed day changes (an approval of Tuesday's is decided
@@ -681,12 +693,26 @@ def test_the_hour_day_and_week_under_way_are_rolled_up_once_they_have_ended(
             " WHERE created_at >= '2026-03-03Z' AND created_at < '2026-03-04Z')"
         )
     read_at(sunday_night + timedelta(minutes=10))
-    assert spans(app, tenant)["pending day"] == {datetime(2026, 3, 8, tzinfo=UTC)}
+    # Then the closed day and its week wait for the sweep, read from their hours and days
+    found = spans(app, tenant)
+    assert found["pending day"] == {
+        datetime(2026, 3, 8, tzinfo=UTC),
+        datetime(2026, 3, 3, tzinfo=UTC),
+    }
+    assert found["pending week"] == {datetime(2026, 3, 2, tzinfo=UTC)}
 
     # When the day and the week have ended, with runs of the new week already in
     write_between(app, tenant, 5, monday, monday + timedelta(minutes=20), seed=33)
     read_at(monday + timedelta(minutes=20))
-    # Then the hour, the day and the week that ended have rows, and nothing of them waits
+    # Then the hour that ended has rows; the day and the week that ended wait for the sweep
+    found = spans(app, tenant)
+    assert sunday_night.replace(minute=0) in found["hour"]
+    assert found["pending day"] >= {datetime(2026, 3, 8, tzinfo=UTC)}
+    assert datetime(2026, 3, 2, tzinfo=UTC) in found["pending week"]
+    # When the sweep refreshes the tenant, then they have rows, and nothing of them waits
+    with scoped(app, tenant):
+        insights.refresh(app, tenant, as_of=monday + timedelta(minutes=20))
+    read_at(monday + timedelta(minutes=20))
     found = spans(app, tenant)
     assert sunday_night.replace(minute=0) in found["hour"]
     assert datetime(2026, 3, 8, tzinfo=UTC) in found["day"]
@@ -702,7 +728,9 @@ def test_the_hour_day_and_week_under_way_are_rolled_up_once_they_have_ended(
             " WHERE created_at >= '2026-03-08 23:00Z' AND created_at < '2026-03-09Z' LIMIT 1)"
         )
     read_at(monday + timedelta(minutes=30))
-    # (and reads at the database's own clock, long after, roll everything up)
+    # (and a sweep at the database's own clock, long after, rolls everything up)
+    with scoped(app, tenant):
+        insights.refresh(app, tenant)
     assert_matches(app, insights.Scope(tenant, START, monday + timedelta(days=1)))
     assert set(spans(app, tenant)) == {"hour", "day", "week"}
 
@@ -854,6 +882,9 @@ def test_migrating_rollups_of_the_day_and_week_under_way_leaves_them_pending(
                 (this_week - timedelta(days=7), this_week + timedelta(days=7)),
             ):
                 assert_matches(app, insights.Scope(tenant, since, until, as_of=as_of))
+        # ... and once the sweep has rolled them up after they ended, they have rows
+        with scoped(app, tenant):
+            insights.refresh(app, tenant, as_of=later)
         found = spans(app, tenant)
         assert today in found["day"]
         assert this_week in found["week"]

@@ -11,11 +11,12 @@ two ends, and the base rows of the minutes before its first whole hour and after
 computed by the same SQL function that fills the hour rows (`Scope.params`). Counts and sums
 are exact; percentiles are within `RELATIVE_ERROR` of percentile_cont over the same rows
 (`Sketch.quantile`). Every write that changes what a rollup sums leaves a mark; each read
-first recomputes the tenant's marked hours that have ended, and the days and weeks above them
-that have ended (`refresh`), so the rollups never lag the rows they sum. Rows exist only for
-spans that have ended (migration 0021): the hour, day and week under way are read as hours and
-minutes, so a write into the current hour costs the next read nothing. Time to benefit adds up
-`run_outcome_days` (migration 0015).
+first recomputes the tenant's marked hours that have ended, so the rollups never lag the rows
+they sum. Rows exist only for spans that have ended (migration 0021): the hour, day and week
+under way are read as hours and minutes, so a write into the current hour costs the next read
+nothing. A day or week above a recomputed hour is left pending, read from its hours (days)
+until the periodic sweep rolls it up (`refresh`, migration 0028), so no read pays a roll-up.
+Time to benefit adds up `run_outcome_days` (migration 0015).
 
 The queries run inside a tenant-scoped transaction (row-level security); they also name the
 tenant, so the planner can use the tenant indexes. Answers that carry sketches come back in
@@ -111,22 +112,28 @@ def _ceil(moment: datetime, step: timedelta) -> datetime:
 
 # The refresh as of a moment (the transaction's start when none is given), and that moment.
 _REFRESH = """
-SELECT flightdeck_refresh_rollups(%(tenant)s, m.as_of) AS hours, m.as_of
+SELECT flightdeck_refresh_rollups(%(tenant)s, m.as_of, %(roll_up)s) AS hours, m.as_of
 FROM (SELECT coalesce(%(as_of)s::timestamptz, now()) AS as_of) m
 """
 
 
 def refresh(conn: Connection, tenant_id: uuid.UUID, as_of: datetime | None = None) -> int:
     """Recompute the tenant's hours that writes marked since the last refresh and that ended
-    before `as_of` (default: the transaction's start), and the days and weeks above them that
-    have ended; returns how many hours. Each figure below calls it first, so what it reads
-    includes every write committed before its statements ran."""
-    return int(_refresh(conn, tenant_id, as_of)["hours"])
+    before `as_of` (default: the transaction's start), and roll up the days and weeks above
+    them, and those left pending, that have ended; returns how many hours. The sweep's work
+    (`flightdeck.engine.sweeper`): the reads below recompute the hours alone and leave the
+    days and weeks pending (migration 0028), reading them from the rows below them meanwhile,
+    so what they read includes every write committed before their statements ran."""
+    return int(_refresh(conn, tenant_id, as_of, roll_up=True)["hours"])
 
 
-def _refresh(conn: Connection, tenant_id: uuid.UUID, as_of: datetime | None) -> Any:
+def _refresh(
+    conn: Connection, tenant_id: uuid.UUID, as_of: datetime | None, *, roll_up: bool
+) -> Any:
     """`_REFRESH`'s row: the hours recomputed, and the moment the refresh used."""
-    row = conn.execute(_REFRESH, {"tenant": tenant_id, "as_of": as_of}).fetchone()
+    row = conn.execute(
+        _REFRESH, {"tenant": tenant_id, "as_of": as_of, "roll_up": roll_up}
+    ).fetchone()
     assert row is not None
     return row
 
@@ -154,8 +161,10 @@ def waiting_for_refresh(conn: Connection, *, limit: int) -> list[uuid.UUID]:
 
 
 def _refreshed(conn: Connection, scope: Scope, *, weeks: bool = True) -> dict[str, Any]:
-    """`refresh`, then the window's parameters as of the moment the refresh used."""
-    return scope.params(_refresh(conn, scope.tenant_id, scope.as_of)["as_of"], weeks=weeks)
+    """The tenant's marked hours that have ended recomputed (their days and weeks left to the
+    sweep), then the window's parameters as of the moment the refresh used."""
+    row = _refresh(conn, scope.tenant_id, scope.as_of, roll_up=False)
+    return scope.params(row["as_of"], weeks=weeks)
 
 
 @dataclass(frozen=True)
@@ -226,22 +235,56 @@ _NODE_COLUMNS = "start, workflow, node, executions, failures, retries, first_eve
 def _pieces(table: str, function: str, columns: str) -> str:
     """The rows that add up to the window: whole weeks, whole days, whole hours, the base rows
     of the minutes at both ends (one call over the two ranges, migration 0021); of one workflow
-    when the scope names one."""
+    when the scope names one.
+
+    A day or week left pending (its row is stale or missing until the sweep rolls it up,
+    migration 0028) is read from the rows below it: a pending week from its days, a pending
+    day from its hours. Day and week starts step by 24 and 168 hours: UTC days whatever the
+    session's time zone."""
     return f"""
     SELECT * FROM (
+        WITH pending AS MATERIALIZED (
+            SELECT span, start FROM rollup_pending WHERE tenant_id = %(tenant)s
+        ), read_days AS (
+            -- The days read as days: the whole days towards both ends, and the days of the
+            -- pending weeks among the whole weeks.
+            SELECT d.start
+            FROM generate_series(%(day_a_from)s::timestamptz,
+                                 %(day_a_to)s::timestamptz - interval '24 hours',
+                                 interval '24 hours') d(start)
+            UNION ALL
+            SELECT d.start
+            FROM generate_series(%(day_b_from)s::timestamptz,
+                                 %(day_b_to)s::timestamptz - interval '24 hours',
+                                 interval '24 hours') d(start)
+            UNION ALL
+            SELECT w.start + n * interval '24 hours'
+            FROM pending w, generate_series(0, 6) n
+            WHERE w.span = 'week' AND w.start >= %(week_from)s AND w.start < %(week_to)s
+        )
         SELECT {columns} FROM {table}
         WHERE tenant_id = %(tenant)s AND span = 'week'
           AND start >= %(week_from)s AND start < %(week_to)s
+          AND start NOT IN (SELECT start FROM pending WHERE span = 'week')
         UNION ALL
         SELECT {columns} FROM {table}
         WHERE tenant_id = %(tenant)s AND span = 'day'
-          AND (start >= %(day_a_from)s AND start < %(day_a_to)s
-               OR start >= %(day_b_from)s AND start < %(day_b_to)s)
+          AND start IN (SELECT start FROM read_days
+                        EXCEPT SELECT start FROM pending WHERE span = 'day')
         UNION ALL
         SELECT {columns} FROM {table}
         WHERE tenant_id = %(tenant)s AND span = 'hour'
           AND (start >= %(hour_a_from)s AND start < %(hour_a_to)s
                OR start >= %(hour_b_from)s AND start < %(hour_b_to)s)
+        UNION ALL
+        SELECT h.*
+        FROM read_days d
+        JOIN pending p ON p.span = 'day' AND p.start = d.start
+        CROSS JOIN LATERAL (
+            SELECT {columns} FROM {table}
+            WHERE tenant_id = %(tenant)s AND span = 'hour'
+              AND start >= d.start AND start < d.start + interval '24 hours'
+        ) h
         UNION ALL
         SELECT {columns}
         FROM {function}(%(tenant)s, %(since)s, %(edge_a)s, %(edge_b)s, %(until)s)
