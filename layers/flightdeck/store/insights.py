@@ -267,10 +267,13 @@ def _pieces(table: str, function: str, columns: str) -> str:
           AND start >= %(week_from)s AND start < %(week_to)s
           AND start NOT IN (SELECT start FROM pending WHERE span = 'week')
         UNION ALL
-        SELECT {columns} FROM {table}
-        WHERE tenant_id = %(tenant)s AND span = 'day'
-          AND start IN (SELECT start FROM read_days
-                        EXCEPT SELECT start FROM pending WHERE span = 'day')
+        SELECT h.*
+        FROM (SELECT start FROM read_days
+              EXCEPT SELECT start FROM pending WHERE span = 'day') d
+        CROSS JOIN LATERAL (
+            SELECT {columns} FROM {table}
+            WHERE tenant_id = %(tenant)s AND span = 'day' AND start = d.start
+        ) h
         UNION ALL
         SELECT {columns} FROM {table}
         WHERE tenant_id = %(tenant)s AND span = 'hour'
