@@ -273,6 +273,7 @@ def _pieces(table: str, function: str, columns: str) -> str:
         CROSS JOIN LATERAL (
             SELECT {columns} FROM {table}
             WHERE tenant_id = %(tenant)s AND span = 'day' AND start = d.start
+            OFFSET 0  -- kept a subquery: an index look-up per day
         ) h
         UNION ALL
         SELECT {columns} FROM {table}
@@ -287,6 +288,7 @@ def _pieces(table: str, function: str, columns: str) -> str:
             SELECT {columns} FROM {table}
             WHERE tenant_id = %(tenant)s AND span = 'hour'
               AND start >= d.start AND start < d.start + interval '24 hours'
+            OFFSET 0  -- kept a subquery: an index range per pending day
         ) h
         UNION ALL
         SELECT {columns}
