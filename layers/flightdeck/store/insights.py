@@ -239,8 +239,7 @@ def _pieces(table: str, function: str, columns: str) -> str:
 
     A day or week left pending (its row is stale or missing until the sweep rolls it up,
     migration 0028) is read from the rows below it: a pending week from its days, a pending
-    day from its hours. Day and week starts step by 24 and 168 hours: UTC days whatever the
-    session's time zone."""
+    day from its hours. Days step by 24 hours: UTC days whatever the session's time zone."""
     return f"""
     SELECT * FROM (
         WITH pending AS MATERIALIZED (
