@@ -50,7 +50,8 @@ async function refundRun(ticketId) {
   assert.equal(created.status, 202, JSON.stringify(created.body));
   const approval = await waitFor(
     async () => {
-      const { body } = await platform.api("GET", "/v1/approvals");
+      // Pending only: the whole inbox is oldest first and the demo's history alone fills a page.
+      const { body } = await platform.api("GET", "/v1/approvals?status=pending");
       return body.find((a) => a.run_id === created.body.run_id && a.status === "pending");
     },
     { what: `the approval of ${ticketId}` },
