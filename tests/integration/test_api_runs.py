@@ -105,6 +105,10 @@ def test_cancel_withdraws_the_pending_approval(api: Api, platform: Platform) -> 
     detail = api.run(run_id)
     assert detail["approvals"][0]["status"] == "cancelled"
     assert "run.cancelled" in [e["type"] for e in detail["events"]]
+    # The node that asked ran and was stopped by the cancel; the ones after it were never reached.
+    nodes = {n["name"]: n["status"] for n in detail["graph"]["nodes"]}
+    assert nodes["decide"] == "stopped"
+    assert nodes["act"] == nodes["reflect"] == "skipped"
 
 
 def test_redrive_continues_a_failed_run_from_its_failed_node(

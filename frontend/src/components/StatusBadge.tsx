@@ -13,6 +13,7 @@ const SYMBOL: Record<string, string> = {
   rejected: "✕",
   timed_out: "◔",
   cancelled: "⊘",
+  stopped: "⊘",
   skipped: "–",
 };
 

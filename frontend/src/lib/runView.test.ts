@@ -53,7 +53,7 @@ describe("ids", () => {
 
 describe("nodeStatusInfo", () => {
   it("gives every status words and a symbol", () => {
-    for (const status of ["succeeded", "running", "waiting", "failed", "pending", "skipped"]) {
+    for (const status of ["succeeded", "running", "waiting", "failed", "stopped", "pending", "skipped"]) {
       const info = nodeStatusInfo(status);
       expect(info.label.length).toBeGreaterThan(0);
       expect(info.symbol.length).toBeGreaterThan(0);
@@ -61,6 +61,9 @@ describe("nodeStatusInfo", () => {
     expect(nodeStatusInfo("skipped").label).toBe("not reached");
     expect(nodeStatusInfo("pending").label).toBe("not reached yet");
     expect(nodeStatusInfo("waiting").tone).toBe("warn");
+    // Reached, then cancelled: not drawn as a node the run never got to.
+    expect(nodeStatusInfo("stopped").label).toBe("cancelled here");
+    expect(nodeStatusInfo("stopped").tone).not.toBe(nodeStatusInfo("skipped").tone);
     expect(nodeStatusInfo("something_new").label).toBe("something new");
   });
 });

@@ -25,7 +25,8 @@ export function shortId(id: string): string {
   return id.slice(0, 8);
 }
 
-export type Tone = "ok" | "info" | "warn" | "bad" | "idle";
+/** `idle`: never reached (dashed); `halt`: reached, then stopped by a cancel (solid grey). */
+export type Tone = "ok" | "info" | "warn" | "bad" | "halt" | "idle";
 
 export interface NodeStatusInfo {
   /** Words shown beside the symbol: colour is never the only signal. */
@@ -35,8 +36,9 @@ export interface NodeStatusInfo {
 }
 
 /** A node's status in a run as the API names it (`pending`/`running`/`waiting`/`succeeded`/
- * `failed`/`skipped`) in the words and symbol the graph shows. `pending` (the run may still get
- * there) and `skipped` (it ended first) both read "not reached". */
+ * `failed`/`stopped`/`skipped`) in the words and symbol the graph shows. `stopped`: the run was
+ * cancelled while the node ran or waited. `pending` (the run may still get there) and `skipped`
+ * (it ended first) both read "not reached". */
 export function nodeStatusInfo(status: string): NodeStatusInfo {
   switch (status) {
     case "succeeded":
@@ -47,6 +49,8 @@ export function nodeStatusInfo(status: string): NodeStatusInfo {
       return { label: "waiting for approval", symbol: "◷", tone: "warn" };
     case "failed":
       return { label: "failed", symbol: "✕", tone: "bad" };
+    case "stopped":
+      return { label: "cancelled here", symbol: "⊘", tone: "halt" };
     case "pending":
       return { label: "not reached yet", symbol: "○", tone: "idle" };
     case "skipped":
@@ -57,7 +61,7 @@ export function nodeStatusInfo(status: string): NodeStatusInfo {
 }
 
 /** The statuses a node can have, for the graph's legend. */
-export const NODE_STATUSES = ["succeeded", "running", "waiting", "failed", "pending", "skipped"] as const;
+export const NODE_STATUSES = ["succeeded", "running", "waiting", "failed", "stopped", "pending", "skipped"] as const;
 
 /** How many times each node was retried (Step Functions retried its Task): `node.retried`
  * events. A node entered again after an approval is not a retry. */

@@ -9,7 +9,7 @@ from flightdeck.engine.compiler import analyse
 from flightdeck.engine.workflow import Workflow
 from flightdeck.store import runs
 
-NodeStatus = Literal["pending", "running", "waiting", "succeeded", "failed", "skipped"]
+NodeStatus = Literal["pending", "running", "waiting", "succeeded", "failed", "stopped", "skipped"]
 
 
 @dataclass
@@ -30,8 +30,9 @@ class GraphView:
 
 
 def graph_view(workflow: Workflow, run: runs.Run, events: list[runs.RunEvent]) -> GraphView:
-    """Each node's status in this run: entered, finished, failed, waiting on a person, or never
-    reached (`skipped` once the run has ended, `pending` while it may still get there)."""
+    """Each node's status in this run: entered, finished, failed, waiting on a person, stopped
+    (the run was cancelled while the node ran or waited), or never reached (`skipped` once the
+    run has ended, `pending` while it may still get there)."""
     entry, successors = analyse(workflow)
     by_name = {name: NodeView(name) for name in successors}
     for event in events:
@@ -57,7 +58,7 @@ def graph_view(workflow: Workflow, run: runs.Run, events: list[runs.RunEvent]) -
             if view.status == "pending":
                 view.status = "skipped"
             elif view.status in ("running", "waiting"):
-                view.status = "failed" if run.status == "failed" else "skipped"
+                view.status = "failed" if run.status == "failed" else "stopped"
     edges = [
         {"source": name, "target": target, "conditional": len(targets) > 1}
         for name, targets in successors.items()

@@ -71,7 +71,9 @@ const NODE_TYPES: NodeTypes = { state: StateNodeView, terminal: TerminalNodeView
 
 /** Reached: the run got there (or is there). */
 function reached(status: string | undefined): boolean {
-  return status === "succeeded" || status === "running" || status === "waiting" || status === "failed";
+  return (
+    status === "succeeded" || status === "running" || status === "waiting" || status === "failed" || status === "stopped"
+  );
 }
 
 export function GraphLegend() {

@@ -7,7 +7,7 @@ import { runHref, shortId, timelineRows, type Run, type Tone } from "@/lib/runVi
 
 import styles from "./runs.module.css";
 
-const SYMBOL: Record<Tone, string> = { ok: "✓", info: "▶", warn: "◷", bad: "✕", idle: "○" };
+const SYMBOL: Record<Tone, string> = { ok: "✓", info: "▶", warn: "◷", bad: "✕", halt: "⊘", idle: "○" };
 
 function clock(iso: string): string {
   const d = new Date(iso);
