@@ -279,6 +279,8 @@ describe("an operator", () => {
       what: "the run to be cancelled",
     });
     await page.locator('.badge[data-status="cancelled"]').first().waitFor();
+    // The step that waited reads as cancelled there, not as one the run never reached.
+    await page.locator('[data-node-status="stopped"]', { hasText: "cancelled here" }).waitFor();
 
     await page.getByLabel("Comment").fill("Customer called; refunded by phone.");
     await page.getByRole("button", { name: "Add comment" }).click();
