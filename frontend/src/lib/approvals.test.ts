@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { decideBlocker, decisionRefusal, keepWatching, oldestFirst, requestView, timing, type Approval } from "./approvals";
+import { decideBlocker, decisionRefusal, inboxCount, keepWatching, oldestFirst, requestView, timing, type Approval } from "./approvals";
 
 describe("reading a request", () => {
   it("reads the support-triage review request", () => {
@@ -92,5 +92,22 @@ describe("order and watching", () => {
     expect(keepWatching("running", 0, 6000)).toBe(true);
     expect(keepWatching("succeeded", 0, 1000)).toBe(false);
     expect(keepWatching("running", 0, 20000)).toBe(false);
+  });
+});
+
+describe("inboxCount", () => {
+  const waiting = (n: number, escalated = 0) =>
+    Array.from({ length: n }, (_, i) => ({ id: `a${i}`, status: i < escalated ? "escalated" : "pending" }) as Approval);
+
+  it("counts what waits, and says how many are escalated", () => {
+    expect(inboxCount([])).toBe("Nothing waits for a decision.");
+    expect(inboxCount(waiting(3))).toBe("3 waiting.");
+    expect(inboxCount(waiting(3, 1))).toBe("3 waiting, 1 of them escalated to admins.");
+    expect(inboxCount(waiting(200), 200)).toBe("200 waiting.");
+  });
+
+  it("never shows a count that is too low when more wait than a page holds", () => {
+    expect(inboxCount(waiting(201), 200)).toBe("More than 200 waiting; the 200 oldest are shown.");
+    expect(inboxCount(waiting(4, 3), 2)).toBe("More than 2 waiting; the 2 oldest are shown, 2 of them escalated to admins.");
   });
 });

@@ -127,3 +127,17 @@ export function keepWatching(status: string | null, decidedAt: number, now: numb
   if (status === "waiting_for_approval") return now - decidedAt < 5000;
   return !SETTLED.has(status);
 }
+
+/** How many requests the inbox asks for: the oldest ones, plus one to tell whether there are more. */
+export const INBOX_PAGE = 200;
+
+/** The inbox's count line for the requests the API answered (up to `INBOX_PAGE + 1`). Over
+ * the page, it says that only the oldest are shown rather than a count that is too low. */
+export function inboxCount(waiting: readonly Approval[], page: number = INBOX_PAGE): string {
+  if (waiting.length === 0) return "Nothing waits for a decision.";
+  const shown = waiting.slice(0, page);
+  const escalated = shown.filter((a) => a.status === "escalated").length;
+  const more = waiting.length > page;
+  const head = more ? `More than ${page} waiting; the ${page} oldest are shown` : `${shown.length} waiting`;
+  return `${head}${escalated ? `, ${escalated} of them escalated to admins` : ""}.`;
+}

@@ -6,7 +6,7 @@ import { ApprovalCard } from "@/components/approvals/ApprovalCard";
 import { useSession } from "@/components/SessionProvider";
 import { Empty, ErrorPanel, Loading } from "@/components/states";
 import { call } from "@/lib/api/client";
-import { oldestFirst, type Approval } from "@/lib/approvals";
+import { INBOX_PAGE, inboxCount, oldestFirst, type Approval } from "@/lib/approvals";
 import { formatDateTime } from "@/lib/format";
 import { useApi } from "@/lib/useApi";
 
@@ -22,7 +22,7 @@ const CLOCK_MS = 15000;
 export default function ApprovalsPage() {
   const { me, can } = useSession();
   const inbox = useApi("approvals", () =>
-    call((api) => api.GET("/v1/approvals", { params: { query: { status: ["pending", "escalated"], limit: 200 } } })),
+    call((api) => api.GET("/v1/approvals", { params: { query: { status: ["pending", "escalated"], limit: INBOX_PAGE + 1 } } })),
   );
   const [updatedAt, setUpdatedAt] = useState<Date | null>(null);
   const now = useNow(CLOCK_MS, inbox.data);
@@ -58,14 +58,15 @@ export default function ApprovalsPage() {
     [],
   );
 
-  const live = inbox.data;
+  // Oldest first from the API; one over the page only says that more wait.
+  const answered = inbox.data;
+  const live = useMemo(() => answered?.slice(0, INBOX_PAGE), [answered]);
   const liveIds = useMemo(() => new Set((live ?? []).map((a) => a.id)), [live]);
   const shown = useMemo(
     () => oldestFirst([...(live ?? []), ...Object.values(kept).filter((a) => !liveIds.has(a.id))]),
     [live, kept, liveIds],
   );
   const workflows = useRunWorkflows(shown.map((a) => a.run_id));
-  const escalated = (live ?? []).filter((a) => a.status === "escalated").length;
   const canDecide = can("operator");
 
   return (
@@ -87,11 +88,7 @@ export default function ApprovalsPage() {
 
       <div className="inbox-status">
         <p aria-live="polite" className="inbox-count">
-          {live === undefined
-            ? ""
-            : live.length === 0
-              ? "Nothing waits for a decision."
-              : `${live.length} waiting${escalated ? `, ${escalated} escalated to admins` : ""}.`}
+          {answered === undefined ? "" : inboxCount(answered)}
         </p>
         <p className="muted small">
           {updatedAt ? `Updated ${formatDateTime(updatedAt.toISOString())}; refreshes every 5 seconds.` : null}
