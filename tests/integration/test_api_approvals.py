@@ -53,6 +53,33 @@ def test_inbox_filters_and_ages(api: Api) -> None:
     assert api.get(f"/v1/approvals/{uuid.uuid4()}").status_code == 404
 
 
+def test_inbox_pages_through_the_link_header(api: Api) -> None:
+    run_ids = []
+    for n in range(3):
+        ticket = {**load_event("refund_ticket"), "ticket_id": f"T-PAGE-{n}"}
+        run_ids.append(api.webhook(ticket).json()["run_id"])
+    made = [api.pending(run_id)["id"] for run_id in run_ids]
+    ask = {"status": "pending", "workflow": "support_triage", "limit": 2}
+
+    first = api.get("/v1/approvals", params=ask)
+    link = first.headers["link"]
+    assert link.startswith("<?") and link.endswith('>; rel="next"')
+    # The next page is the same query (filters kept) from a cursor, relative to the request.
+    second = api.get("/v1/approvals" + link[1 : link.index(">")])
+    assert "link" not in second.headers
+
+    seen = [a["id"] for a in first.json() + second.json()]
+    assert len(first.json()) == 2 and len(second.json()) == 1
+    assert sorted(seen) == sorted(made) and len(set(seen)) == 3
+    created = [a["created_at"] for a in first.json() + second.json()]
+    assert created == sorted(created), "oldest first across pages"
+    assert "link" not in api.get("/v1/approvals", params={**ask, "limit": 3}).headers
+
+    bad = api.get("/v1/approvals", params={"cursor": "not-a-cursor"})
+    assert bad.status_code == 422  # as GET /v1/runs answers a cursor it did not give
+    assert bad.headers["content-type"].startswith("application/problem+json")
+
+
 @pytest.mark.parametrize(
     "bodies",
     [

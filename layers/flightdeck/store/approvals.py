@@ -123,12 +123,15 @@ def list_for_tenant(
     workflow: str | None = None,
     node: str | None = None,
     older_than_seconds: float | None = None,
+    after: tuple[datetime, uuid.UUID] | None = None,
     limit: int = 100,
 ) -> list[Approval]:
-    """The inbox: oldest first."""
+    """The inbox: oldest first, from just after `after` (the last one of a page)."""
     rows = conn.execute(
         f"SELECT {_COLUMNS} FROM approvals a WHERE tenant_id = %(tenant)s"
         " AND (cardinality(%(statuses)s::text[]) = 0 OR status = ANY(%(statuses)s))"
+        " AND (%(after_at)s::timestamptz IS NULL"
+        "      OR (created_at, id) > (%(after_at)s, %(after_id)s::uuid))"
         " AND (%(node)s::text IS NULL OR node = %(node)s)"
         " AND (%(workflow)s::text IS NULL OR EXISTS"
         "      (SELECT 1 FROM runs r WHERE r.id = a.run_id AND r.workflow = %(workflow)s))"
@@ -141,6 +144,8 @@ def list_for_tenant(
             "node": node,
             "workflow": workflow,
             "older": older_than_seconds,
+            "after_at": after[0] if after else None,
+            "after_id": after[1] if after else None,
             "limit": limit,
         },
     ).fetchall()

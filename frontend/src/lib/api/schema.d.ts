@@ -51,7 +51,8 @@ export interface paths {
         };
         /**
          * List Approvals
-         * @description Oldest first, each with its age (until decided).
+         * @description Oldest first, each with its age (until decided). When more match than `limit`, the
+         *     `Link` header names the next page.
          */
         get: operations["listApprovals"];
         put?: never;
@@ -2420,6 +2421,8 @@ export interface operations {
                 workflow?: string | null;
                 node?: string | null;
                 older_than_seconds?: number | null;
+                /** @description from a `Link: rel="next"` header */
+                cursor?: string | null;
                 limit?: number;
             };
             header?: {
@@ -2434,6 +2437,8 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description when more requests match: `<?…&cursor=…>; rel="next"`, the same query for the next page */
+                    Link?: string;
                     [name: string]: unknown;
                 };
                 content: {

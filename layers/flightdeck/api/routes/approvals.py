@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 
 from flightdeck.api.auth import Operator, ServicesDep, Viewer
+from flightdeck.api.paging import decode_cursor, encode_cursor
 from flightdeck.api.schemas import ApprovalOut, DecisionIn, DecisionOut
 from flightdeck.errors import NotFoundError
 from flightdeck.store import approvals
@@ -17,17 +18,38 @@ router = APIRouter(tags=["approvals"])
 Status = Literal["pending", "escalated", "approved", "rejected", "edited", "timed_out", "cancelled"]
 
 
-@router.get("/v1/approvals", operation_id="listApprovals", response_model=list[ApprovalOut])
+@router.get(
+    "/v1/approvals",
+    operation_id="listApprovals",
+    response_model=list[ApprovalOut],
+    responses={
+        200: {
+            "headers": {
+                "Link": {
+                    "description": 'when more requests match: `<?…&cursor=…>; rel="next"`, the'
+                    " same query for the next page",
+                    "schema": {"type": "string"},
+                }
+            }
+        }
+    },
+)
 def list_approvals(
+    request: Request,
+    response: Response,
     principal: Viewer,
     svc: ServicesDep,
     status: Annotated[list[Status], Query()] = [],  # noqa: B006 - FastAPI copies defaults
     workflow: str | None = Query(default=None, max_length=48),
     node: str | None = Query(default=None, max_length=100),
     older_than_seconds: float | None = Query(default=None, ge=0),
+    cursor: str | None = Query(
+        default=None, max_length=400, description='from a `Link: rel="next"` header'
+    ),
     limit: int = Query(default=100, ge=1, le=500),
 ) -> list[ApprovalOut]:
-    """Oldest first, each with its age (until decided)."""
+    """Oldest first, each with its age (until decided). When more match than `limit`, the
+    `Link` header names the next page."""
     with svc.tenant(principal.tenant_id) as conn:
         found = approvals.list_for_tenant(
             conn,
@@ -36,8 +58,15 @@ def list_approvals(
             workflow=workflow,
             node=node,
             older_than_seconds=older_than_seconds,
-            limit=limit,
+            after=decode_cursor(cursor) if cursor else None,
+            limit=limit + 1,
         )
+    if len(found) > limit:
+        found = found[:limit]
+        last = found[-1]
+        query = request.url.include_query_params(cursor=encode_cursor(last.created_at, last.id))
+        # Relative to the request (RFC 8288): right behind any stage or path prefix.
+        response.headers["Link"] = f'<?{query.query}>; rel="next"'
     return [ApprovalOut.of(a) for a in found]
 
 

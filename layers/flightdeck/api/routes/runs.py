@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import uuid
 from datetime import datetime
 from typing import Annotated, Literal
@@ -12,6 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Query, Response
 
 from flightdeck.api.auth import Operator, ServicesDep, Viewer
+from flightdeck.api.paging import decode_cursor, encode_cursor
 from flightdeck.api.schemas import (
     AnnotationOut,
     ApprovalOut,
@@ -38,19 +36,6 @@ from flightdeck.store import callbacks as callback_store
 
 router = APIRouter(tags=["runs"])
 REPLAYED = "Idempotent-Replayed"
-
-
-def encode_cursor(run: runs.Run) -> str:
-    raw = json.dumps([run.created_at.isoformat(), str(run.id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> runs.Cursor:
-    try:
-        created_at, run_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return runs.Cursor(datetime.fromisoformat(created_at), uuid.UUID(run_id))
-    except (ValueError, TypeError, binascii.Error) as exc:
-        raise InvalidInputError("cursor is not one this API returned", field="cursor") from exc
 
 
 def parse_trigger_filters(values: list[str]) -> dict[str, str] | None:
@@ -150,7 +135,7 @@ def list_runs(
         trigger=parse_trigger_filters(trigger),
         trigger_id=trigger_id,
     )
-    after = decode_cursor(cursor) if cursor else None
+    after = runs.Cursor(*decode_cursor(cursor)) if cursor else None
     with svc.tenant(principal.tenant_id) as conn:
         page = runs.list_runs(
             conn,
@@ -164,7 +149,7 @@ def list_runs(
     page = page[:limit]
     return RunPage(
         items=[summary(r) for r in page],
-        next_cursor=encode_cursor(page[-1]) if more and page else None,
+        next_cursor=encode_cursor(page[-1].created_at, page[-1].id) if more and page else None,
     )
 
 
