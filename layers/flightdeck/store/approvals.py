@@ -126,20 +126,33 @@ def list_for_tenant(
     after: tuple[datetime, uuid.UUID] | None = None,
     limit: int = 100,
 ) -> list[Approval]:
-    """The inbox: oldest first, from just after `after` (the last one of a page)."""
+    """The inbox: oldest first, from just after `after` (the last one of a page).
+
+    Only the filters given are in the statement, so a status filter (the dashboard's inbox
+    asks for the open ones every few seconds) reads its rows from `approvals_tenant_status`
+    however long the tenant's history of decided requests (migration 0029)."""
+    clauses = ["tenant_id = %(tenant)s"]
+    if len(statuses) == 1:
+        # Equality, not `= ANY`: the planner then reads the status index in (created_at, id).
+        clauses.append("status = %(status)s")
+    elif statuses:
+        clauses.append("status = ANY(%(statuses)s)")
+    if after is not None:
+        clauses.append("(created_at, id) > (%(after_at)s, %(after_id)s)")
+    if node is not None:
+        clauses.append("node = %(node)s")
+    if workflow is not None:
+        clauses.append(
+            "EXISTS (SELECT 1 FROM runs r WHERE r.id = a.run_id AND r.workflow = %(workflow)s)"
+        )
+    if older_than_seconds is not None:
+        clauses.append("created_at <= now() - make_interval(secs => %(older)s)")
     rows = conn.execute(
-        f"SELECT {_COLUMNS} FROM approvals a WHERE tenant_id = %(tenant)s"
-        " AND (cardinality(%(statuses)s::text[]) = 0 OR status = ANY(%(statuses)s))"
-        " AND (%(after_at)s::timestamptz IS NULL"
-        "      OR (created_at, id) > (%(after_at)s, %(after_id)s::uuid))"
-        " AND (%(node)s::text IS NULL OR node = %(node)s)"
-        " AND (%(workflow)s::text IS NULL OR EXISTS"
-        "      (SELECT 1 FROM runs r WHERE r.id = a.run_id AND r.workflow = %(workflow)s))"
-        " AND (%(older)s::float8 IS NULL"
-        "      OR created_at <= now() - make_interval(secs => %(older)s))"
+        f"SELECT {_COLUMNS} FROM approvals a WHERE {' AND '.join(clauses)}"
         " ORDER BY created_at, id LIMIT %(limit)s",
         {
             "tenant": tenant_id,
+            "status": statuses[0] if statuses else None,
             "statuses": list(statuses),
             "node": node,
             "workflow": workflow,
