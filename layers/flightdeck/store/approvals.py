@@ -129,7 +129,7 @@ def list_for_tenant(
     """The inbox: oldest first, from just after `after` (the last one of a page).
 
     Only the filters given are in the statement, so a status filter (the dashboard's inbox
-    asks for the open ones every few seconds) reads its rows from `approvals_tenant_status`
+    asks for the open ones every few seconds) reads its rows from its status index
     however long the tenant's history of decided requests (migration 0029)."""
     clauses = ["tenant_id = %(tenant)s"]
     if len(statuses) == 1:
