@@ -13,7 +13,6 @@ const SYMBOL: Record<string, string> = {
   rejected: "✕",
   timed_out: "◔",
   cancelled: "⊘",
-  stopped: "⊘",
   skipped: "–",
 };
 
