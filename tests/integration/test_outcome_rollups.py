@@ -577,6 +577,27 @@ def test_each_tenant_reads_and_refreshes_only_its_own_rollups(conn: Any, app: An
         assert_matches(app, insights.Scope(tenant, START, START + timedelta(days=3)))
 
 
+def test_a_refresh_commits_without_waiting_for_the_disk_and_only_its_own_transaction(
+    conn: Any, app: Any
+) -> None:
+    tenant = add_tenant(conn, "tenant-a")
+    write_history(app, tenant, 30, seed=9, days=2)
+    assert marks(app, tenant) > 0
+
+    # A read's refresh writes only what it derives from committed rows (its marks go with it):
+    # its commit need not wait for the WAL flush.
+    with scoped(app, tenant):
+        insights.use_utc(app)
+        insights.node_health(app, insights.Scope(tenant, START, START + timedelta(days=2)))
+        during = app.execute("SHOW synchronous_commit").fetchone()
+    after = app.execute("SHOW synchronous_commit").fetchone()
+    app.rollback()
+
+    assert during == {"synchronous_commit": "off"}
+    assert after == {"synchronous_commit": "on"}, "the next transaction waits for the disk"
+    assert marks(app, tenant) == 0
+
+
 def test_the_base_row_functions_keep_one_plan_that_answers_every_tenant_and_range(
     conn: Any, app: Any
 ) -> None:

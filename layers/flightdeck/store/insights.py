@@ -111,9 +111,14 @@ def _ceil(moment: datetime, step: timedelta) -> datetime:
 
 
 # The refresh as of a moment (the transaction's start when none is given), and that moment.
+# The commit of a refresh does not wait for the WAL flush (`synchronous_commit` off for its
+# transaction alone): what it writes is derived from rows already committed, and its marks go
+# in the same transaction, so a refresh lost in a crash leaves its hours marked and the next
+# read or sweep recomputes them. Callers hold no other write in that transaction.
 _REFRESH = """
 SELECT flightdeck_refresh_rollups(%(tenant)s, m.as_of, %(roll_up)s) AS hours, m.as_of
-FROM (SELECT coalesce(%(as_of)s::timestamptz, now()) AS as_of) m
+FROM (SELECT coalesce(%(as_of)s::timestamptz, now()) AS as_of,
+             set_config('synchronous_commit', 'off', true)) m
 """
 
 
