@@ -17,7 +17,7 @@ def encode_cursor(created_at: datetime, row_id: uuid.UUID) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    """The sort key a cursor names; a 400 problem for one this API did not return."""
+    """The sort key a cursor names; a 422 problem for one this API did not return."""
     try:
         created_at, row_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         return datetime.fromisoformat(created_at), uuid.UUID(row_id)
