@@ -63,14 +63,17 @@ def test_inbox_pages_through_the_link_header(api: Api) -> None:
 
     first = api.get("/v1/approvals", params=ask)
     link = first.headers["link"]
-    assert link.startswith("<?") and link.endswith('>; rel="next"')
+    assert link.startswith("<?")
+    assert link.endswith('>; rel="next"')
     # The next page is the same query (filters kept) from a cursor, relative to the request.
     second = api.get("/v1/approvals" + link[1 : link.index(">")])
     assert "link" not in second.headers
 
     seen = [a["id"] for a in first.json() + second.json()]
-    assert len(first.json()) == 2 and len(second.json()) == 1
-    assert sorted(seen) == sorted(made) and len(set(seen)) == 3
+    assert len(first.json()) == 2
+    assert len(second.json()) == 1
+    assert sorted(seen) == sorted(made)
+    assert len(set(seen)) == 3
     created = [a["created_at"] for a in first.json() + second.json()]
     assert created == sorted(created), "oldest first across pages"
     assert "link" not in api.get("/v1/approvals", params={**ask, "limit": 3}).headers
