@@ -14,7 +14,7 @@ import pytest
 from flightdeck.store import approvals
 from flightdeck.store.db import connect, scoped
 from flightdeck.store.migrate import APP_ROLE
-from tests.integration.test_run_list_indexes import add_runs, add_tenant
+from tests.integration.test_run_list_indexes import add_runs, add_tenant, listed_with_plan
 
 START = datetime(2026, 1, 5, tzinfo=UTC)
 
@@ -49,20 +49,6 @@ def add_approvals(conn: Any, tenant: uuid.UUID, n: int, *, open_: int, seed: int
             " '{}', %(status)s, %(created_at)s + interval '4 hours', %(created_at)s)",
             rows,
         )
-
-
-def listed_with_plan(app: Any, call: Any) -> tuple[Any, str]:
-    statements: list[tuple[Any, Any]] = []
-
-    class Recording:
-        def execute(self, query: Any, params: Any = None) -> Any:
-            statements.append((query, params))
-            return app.execute(query, params)
-
-    found = call(Recording())
-    query, params = statements[0]
-    rows = app.execute("EXPLAIN " + query, params).fetchall()
-    return found, "\n".join(r["QUERY PLAN"] for r in rows)
 
 
 @pytest.fixture

@@ -401,7 +401,8 @@ def matches(row: dict[str, Any], f: runs.RunFilter) -> bool:
 
 
 def listed_with_plan(app: Any, list_runs: Any) -> tuple[Any, str]:
-    """What `list_runs(connection)` returns on `app`, and the plan of the statement it sent."""
+    """What `list_runs(connection)` returns on `app`, and the plan of the first statement it
+    sent (composed SQL or a plain string)."""
     statements: list[tuple[Any, Any]] = []
 
     class Recording:
@@ -411,7 +412,8 @@ def listed_with_plan(app: Any, list_runs: Any) -> tuple[Any, str]:
 
     found = list_runs(Recording())
     query, params = statements[0]
-    rows = app.execute(b"EXPLAIN " + query.as_bytes(app), params).fetchall()
+    text = query.encode() if isinstance(query, str) else query.as_bytes(app)
+    rows = app.execute(b"EXPLAIN " + text, params).fetchall()
     return found, "\n".join(r["QUERY PLAN"] for r in rows)
 
 
