@@ -186,7 +186,7 @@ describe("a client with a viewer sign-in link", () => {
     // the API request, the execution, plan, retrieve, decide (asking), and their model calls
     assert.ok((await trace.getByTestId("trace-bar").count()) >= 6);
     const text = await trace.innerText();
-    for (const expected of [/API request/i, /Step Functions/i, /ticket triaged/, /answer researched/, /reply approved/]) {
+    for (const expected of [/API request/i, /Step Functions/i, /ticket triaged/, /answer researched/, /reply drafted/]) {
       assert.match(text, expected);
     }
     assert.match(text, /nodes cost \$/);

@@ -22,7 +22,7 @@ NODES = ["plan", "retrieve", "decide", "act", "reflect"]
 EVENTS = {
     "plan": "ticket triaged",
     "retrieve": "answer researched",
-    "decide": "reply approved",
+    "decide": "reply drafted",
     "act": "reply sent",
     "reflect": "outcome scored",
 }

@@ -32,7 +32,7 @@ function trace(): Span[] {
   });
   const decide = span("n2", "node", 300, 1000, {
     status: "error",
-    attributes: { "flightdeck.node": "decide", "flightdeck.business_event": "reply approved", "flightdeck.cost_usd": 0.0003 },
+    attributes: { "flightdeck.node": "decide", "flightdeck.business_event": "reply drafted", "flightdeck.cost_usd": 0.0003 },
   });
   // children arrive out of order: the layout sorts them by start
   const execution = span("e1", "execution", 15, 1000, { children: [decide, plan] });

@@ -89,7 +89,8 @@ class Manifest:
     # run list's search finds runs by it.
     trigger_id_field: str | None = None
     # The business event each node serves, in the client's words ("ticket triaged", "reply
-    # sent"): its spans carry it, so a trace reads as what happened to the business.
+    # sent"): its spans carry it, so a trace reads as what happened to the business. Every
+    # span of the node carries it, whatever the node decides: name what always happens.
     business_events: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -23,7 +23,7 @@ WORKFLOW = Workflow(
         business_events={
             "plan": "ticket triaged",
             "retrieve": "answer researched",
-            "decide": "reply approved",
+            "decide": "reply drafted",
             "act": "reply sent",
             "reflect": "outcome scored",
         },
