@@ -146,6 +146,16 @@ describe("a client with a viewer sign-in link", () => {
     await page.getByText("T-5002").first().waitFor();
     assert.equal(await page.getByRole("button", { name: "Approve" }).count(), 0, "no approve button");
     assert.equal(await page.getByRole("button", { name: "Reject" }).count(), 0, "no reject button");
+    // The count line is the API's count of what waits; all of it fits one page, so no more to show.
+    await waitFor(
+      async () => {
+        const { body } = await platform.api("GET", "/v1/approvals?status=pending&status=escalated&limit=500");
+        const line = await page.locator(".inbox-count").innerText();
+        return line.startsWith(`${body.length} waiting`) ? line : null;
+      },
+      { timeout: 20_000, what: "the inbox's count line" },
+    );
+    assert.equal(await page.getByRole("button", { name: /Show the next/ }).count(), 0);
     await screenshot(page, "approvals-viewer");
     assert.equal((await platform.api("GET", `/v1/runs/${run.id}`)).body.status, "waiting_for_approval");
     noPageErrors(page);

@@ -1,6 +1,17 @@
 import { describe, expect, it } from "vitest";
 
-import { decideBlocker, decisionRefusal, inboxCount, keepWatching, oldestFirst, requestView, timing, type Approval } from "./approvals";
+import {
+  decideBlocker,
+  decisionRefusal,
+  inboxCount,
+  keepWatching,
+  loadPages,
+  nextCursor,
+  oldestFirst,
+  requestView,
+  timing,
+  type Approval,
+} from "./approvals";
 
 describe("reading a request", () => {
   it("reads the support-triage review request", () => {
@@ -103,11 +114,75 @@ describe("inboxCount", () => {
     expect(inboxCount([])).toBe("Nothing waits for a decision.");
     expect(inboxCount(waiting(3))).toBe("3 waiting.");
     expect(inboxCount(waiting(3, 1))).toBe("3 waiting, 1 of them escalated to admins.");
-    expect(inboxCount(waiting(200), 200)).toBe("200 waiting.");
+    expect(inboxCount(waiting(200))).toBe("200 waiting.");
   });
 
-  it("never shows a count that is too low when more wait than a page holds", () => {
-    expect(inboxCount(waiting(201), 200)).toBe("More than 200 waiting; the 200 oldest are shown.");
-    expect(inboxCount(waiting(4, 3), 2)).toBe("More than 2 waiting; the 2 oldest are shown, 2 of them escalated to admins.");
+  it("never shows a count that is too low when more wait than were loaded", () => {
+    expect(inboxCount(waiting(200), true)).toBe("More than 200 waiting; the 200 oldest are shown.");
+    expect(inboxCount(waiting(400, 3), true)).toBe(
+      "More than 400 waiting; the 400 oldest are shown, 3 of them escalated to admins.",
+    );
+  });
+});
+
+describe("nextCursor", () => {
+  it("reads the cursor of the API's next-page link", () => {
+    expect(nextCursor('<?status=pending&status=escalated&limit=200&cursor=MjAyNi0xMi0wMVQ%3D>; rel="next"')).toBe(
+      "MjAyNi0xMi0wMVQ=",
+    );
+  });
+
+  it("finds the next link among others, whatever the spacing and case", () => {
+    expect(nextCursor('</v1/approvals?cursor=a>; rel="prev", </v1/approvals?limit=2&cursor=b>;rel=NEXT')).toBe("b");
+  });
+
+  it("is null when there is no next page", () => {
+    expect(nextCursor(null)).toBeNull();
+    expect(nextCursor("")).toBeNull();
+    expect(nextCursor('<?cursor=a>; rel="prev"')).toBeNull();
+    expect(nextCursor('<?limit=2>; rel="next"')).toBeNull();
+  });
+});
+
+describe("loadPages", () => {
+  // A server of `total` waiting requests in pages of `size`, answering as the API does.
+  function server(total: number, size: number) {
+    const all = Array.from({ length: total }, (_, i) => ({ id: `a${i}`, status: "pending" }) as Approval);
+    const asked: (string | null)[] = [];
+    const fetchPage = async (cursor: string | null) => {
+      asked.push(cursor);
+      const start = cursor === null ? 0 : Number(cursor);
+      const items = all.slice(start, start + size);
+      const end = start + items.length;
+      return { items, link: end < total ? `<?status=pending&limit=${size}&cursor=${end}>; rel="next"` : null };
+    };
+    return { fetchPage, asked };
+  }
+
+  it("reads one page and says whether more wait", async () => {
+    const { fetchPage, asked } = server(5, 2);
+    expect(await loadPages(1, fetchPage)).toEqual({ items: [expect.objectContaining({ id: "a0" }), expect.objectContaining({ id: "a1" })], more: true });
+    expect(asked).toEqual([null]);
+  });
+
+  it("follows each page's cursor to the next, in order", async () => {
+    const { fetchPage, asked } = server(5, 2);
+    const loaded = await loadPages(2, fetchPage);
+    expect(loaded.items.map((a) => a.id)).toEqual(["a0", "a1", "a2", "a3"]);
+    expect(loaded.more).toBe(true);
+    expect(asked).toEqual([null, "2"]);
+  });
+
+  it("stops at the last page, asking no further", async () => {
+    const { fetchPage, asked } = server(5, 2);
+    const loaded = await loadPages(10, fetchPage);
+    expect(loaded.items.map((a) => a.id)).toEqual(["a0", "a1", "a2", "a3", "a4"]);
+    expect(loaded.more).toBe(false);
+    expect(asked).toEqual([null, "2", "4"]);
+  });
+
+  it("is not 'more' when a full page is the last one", async () => {
+    const { fetchPage } = server(4, 2);
+    expect((await loadPages(2, fetchPage)).more).toBe(false);
   });
 });

@@ -128,16 +128,51 @@ export function keepWatching(status: string | null, decidedAt: number, now: numb
   return !SETTLED.has(status);
 }
 
-/** How many requests the inbox asks for: the oldest ones, plus one to tell whether there are more. */
+/** How many requests the inbox asks for at a time: the oldest first, then the next ones. */
 export const INBOX_PAGE = 200;
 
-/** The inbox's count line for the requests the API answered (up to `INBOX_PAGE + 1`). Over
- * the page, it says that only the oldest are shown rather than a count that is too low. */
-export function inboxCount(waiting: readonly Approval[], page: number = INBOX_PAGE): string {
+/** The `cursor` of the next page from a `Link: <?…&cursor=…>; rel="next"` header; null when
+ * there is no next page (no header, or none of its links is `rel="next"`). */
+export function nextCursor(link: string | null | undefined): string | null {
+  if (!link) return null;
+  for (const part of link.split(",")) {
+    const m = /^\s*<([^>]*)>\s*;(.*)$/.exec(part);
+    if (!m || !/(^|;)\s*rel="?next"?\s*(;|$)/i.test(m[2])) continue;
+    const query = m[1].includes("?") ? m[1].slice(m[1].indexOf("?") + 1) : "";
+    return new URLSearchParams(query).get("cursor");
+  }
+  return null;
+}
+
+/** One answer of `GET /v1/approvals`: its requests and its `Link` header. */
+export interface InboxPage {
+  items: Approval[];
+  link: string | null;
+}
+
+/** The first `pages` pages of the inbox, each asked for with the cursor of the one before
+ * (`fetchPage(null)` the first); `more` when the last one named a next page. */
+export async function loadPages(
+  pages: number,
+  fetchPage: (cursor: string | null) => Promise<InboxPage>,
+): Promise<{ items: Approval[]; more: boolean }> {
+  const items: Approval[] = [];
+  let cursor: string | null = null;
+  for (let page = 0; page < pages; page++) {
+    const answer = await fetchPage(cursor);
+    items.push(...answer.items);
+    cursor = nextCursor(answer.link);
+    if (cursor === null) return { items, more: false };
+  }
+  return { items, more: true };
+}
+
+/** The inbox's count line for the requests loaded so far. When more wait than were loaded,
+ * it says that only the oldest are shown rather than a count that is too low. */
+export function inboxCount(waiting: readonly Approval[], more = false): string {
   if (waiting.length === 0) return "Nothing waits for a decision.";
-  const shown = waiting.slice(0, page);
-  const escalated = shown.filter((a) => a.status === "escalated").length;
-  const more = waiting.length > page;
-  const head = more ? `More than ${page} waiting; the ${page} oldest are shown` : `${shown.length} waiting`;
+  const escalated = waiting.filter((a) => a.status === "escalated").length;
+  const n = waiting.length;
+  const head = more ? `More than ${n} waiting; the ${n} oldest are shown` : `${n} waiting`;
   return `${head}${escalated ? `, ${escalated} of them escalated to admins` : ""}.`;
 }

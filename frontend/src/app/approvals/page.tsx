@@ -6,7 +6,7 @@ import { ApprovalCard } from "@/components/approvals/ApprovalCard";
 import { useSession } from "@/components/SessionProvider";
 import { Empty, ErrorPanel, Loading } from "@/components/states";
 import { call } from "@/lib/api/client";
-import { INBOX_PAGE, inboxCount, oldestFirst, type Approval } from "@/lib/approvals";
+import { INBOX_PAGE, inboxCount, loadPages, oldestFirst, type Approval } from "@/lib/approvals";
 import { formatDateTime } from "@/lib/format";
 import { useApi } from "@/lib/useApi";
 
@@ -21,9 +21,10 @@ const CLOCK_MS = 15000;
  */
 export default function ApprovalsPage() {
   const { me, can } = useSession();
-  const inbox = useApi("approvals", () =>
-    call((api) => api.GET("/v1/approvals", { params: { query: { status: ["pending", "escalated"], limit: INBOX_PAGE + 1 } } })),
-  );
+  // How many pages of the oldest requests the inbox shows (and reloads on every refresh).
+  const [pages, setPages] = useState(1);
+  const pagesAsked = useRef(1);
+  const inbox = useApi("approvals", () => loadInbox(pagesAsked.current));
   const [updatedAt, setUpdatedAt] = useState<Date | null>(null);
   const now = useNow(CLOCK_MS, inbox.data);
   const { reload } = inbox;
@@ -58,9 +59,15 @@ export default function ApprovalsPage() {
     [],
   );
 
-  // Oldest first from the API; one over the page only says that more wait.
+  // Oldest first from the API, as many pages as were asked for.
   const answered = inbox.data;
-  const live = useMemo(() => answered?.slice(0, INBOX_PAGE), [answered]);
+  const live = answered?.items;
+  const loadingMore = inbox.loading && answered !== undefined && answered.items.length < pages * INBOX_PAGE;
+  const showMore = useCallback(() => {
+    pagesAsked.current += 1;
+    setPages(pagesAsked.current);
+    reload();
+  }, [reload]);
   const liveIds = useMemo(() => new Set((live ?? []).map((a) => a.id)), [live]);
   const shown = useMemo(
     () => oldestFirst([...(live ?? []), ...Object.values(kept).filter((a) => !liveIds.has(a.id))]),
@@ -88,12 +95,12 @@ export default function ApprovalsPage() {
 
       <div className="inbox-status">
         <p aria-live="polite" className="inbox-count">
-          {answered === undefined ? "" : inboxCount(answered)}
+          {answered === undefined ? "" : inboxCount(answered.items, answered.more)}
         </p>
         <p className="muted small">
           {updatedAt ? `Updated ${formatDateTime(updatedAt.toISOString())}; refreshes every 5 seconds.` : null}
           {inbox.error && live ? (
-            <span className="form-error"> Refreshing failed: {inbox.error.message} Trying again…</span>
+            <span className="form-error"> Refreshing failed: {inbox.error.message.replace(/([^.!?])$/, "$1.")} Trying again…</span>
           ) : null}
         </p>
         <button type="button" className="secondary" onClick={reload}>
@@ -126,8 +133,29 @@ export default function ApprovalsPage() {
           ))}
         </ol>
       )}
+      {answered?.more ? (
+        <p className="inbox-more">
+          <button type="button" className="secondary" onClick={showMore} disabled={loadingMore}>
+            {loadingMore ? "Loading more…" : `Show the next ${INBOX_PAGE}`}
+          </button>
+        </p>
+      ) : null}
     </div>
   );
+}
+
+/** The `pages` pages of the oldest waiting requests, following the API's `Link` header. */
+function loadInbox(pages: number): Promise<{ items: Approval[]; more: boolean }> {
+  return loadPages(pages, (cursor) => {
+    let link: string | null = null;
+    return call(async (api) => {
+      const answer = await api.GET("/v1/approvals", {
+        params: { query: { status: ["pending", "escalated"], limit: INBOX_PAGE, cursor: cursor ?? undefined } },
+      });
+      link = answer.response.headers.get("link");
+      return answer;
+    }).then((items) => ({ items, link }));
+  });
 }
 
 /** The current time, ticking every `ms` and whenever `bump` changes (a refresh). */
