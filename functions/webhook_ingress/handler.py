@@ -95,6 +95,12 @@ def answer(event: dict[str, Any], svc: Services) -> dict[str, Any]:
             ),
             {},
         )
+    except Exception:
+        # A fault of the platform's: logged whole (masked), answered as the API answers it.
+        from flightdeck.observability import logger
+
+        logger.exception("webhook delivery failed", extra={"workflow": workflow})
+        return _problem(500, problem_details.unexpected(), {})
     replayed = {} if started.created else {"idempotent-replayed": "true"}
     return _answer(202, {"run_id": str(started.run.id), "workflow": started.run.workflow}, replayed)
 

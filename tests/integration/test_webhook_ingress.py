@@ -136,3 +136,23 @@ def test_refusals_are_the_same_problem_details(platform: Platform, case: str) ->
     assert 400 <= by_app[0] < 500
     assert by_app[1]["content-type"] == "application/problem+json"
     assert by_ingress == by_app
+
+
+def test_a_fault_of_the_platform_is_the_same_500_problem_through_both_doors(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flightdeck.engine.intake import WebhookIntake
+
+    def broken(self: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug, with kim@example.com in its message")
+
+    monkeypatch.setattr(WebhookIntake, "accept", broken)
+    event = signed_webhook_event(platform.webhook_secret, load_event("password_ticket"), "msg_bug")
+    by_app = seen(through_app(json.loads(json.dumps(event))))
+    by_ingress = seen(through_ingress(json.loads(json.dumps(event))))
+
+    assert by_app[0] == 500
+    assert by_app[1]["content-type"] == "application/problem+json"
+    assert by_app[2]["title"] == "Internal error"
+    assert "kim@example.com" not in json.dumps(by_app[2])
+    assert by_ingress == by_app

@@ -25,3 +25,14 @@ def for_error(exc: FlightdeckError) -> tuple[int, dict[str, Any], dict[str, str]
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
     return exc.status, body(exc.status, exc.title, str(exc), **extra), headers
+
+
+def unexpected() -> dict[str, Any]:
+    """The body of a 500: a fault of the platform's, not the caller's. It holds nothing of the
+    exception (internals, perhaps personal data); the exception itself is logged, masked."""
+    return body(
+        500,
+        "Internal error",
+        "The request failed on the platform's side and was logged. Try again; if it fails "
+        "again, report it with the time it happened.",
+    )

@@ -47,6 +47,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     413: _documented("the body is too large"),
     415: _documented("a document of a type the platform cannot read"),
     422: _documented("the input is invalid; `errors` names the fields"),
+    500: _documented("a fault of the platform's, logged; the body holds none of its details"),
     503: _documented("unavailable for a moment (the database); retry after `Retry-After` seconds"),
 }
 
@@ -75,6 +76,14 @@ def install(app: FastAPI) -> None:
     async def unstorable(request: Request, exc: psycopg.DataError) -> JSONResponse:
         # Values Postgres refuses (a NUL byte, an out-of-range number): the caller's input.
         return problem(422, "Invalid input", "the input holds a value that cannot be stored")
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # A fault of the platform's, not the caller's: answered as problem details like every
+        # other error, without the exception's text (internals, perhaps personal data). The
+        # exception goes on to the server, which logs it whole, masked
+        # (`flightdeck.observability`).
+        return JSONResponse(problem_details.unexpected(), status_code=500, media_type=PROBLEM_JSON)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -2270,6 +2270,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
             /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -2394,6 +2404,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2535,6 +2555,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
             /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -2652,6 +2682,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2789,6 +2829,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
             /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -2904,6 +2954,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3029,6 +3089,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3169,6 +3239,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
             /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -3284,6 +3364,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3419,6 +3509,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
             /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -3538,6 +3638,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3671,6 +3781,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
             /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -3786,6 +3906,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3911,6 +4041,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4049,6 +4189,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
             /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -4164,6 +4314,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4299,6 +4459,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
             /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -4414,6 +4584,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4552,6 +4732,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
             /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -4675,6 +4865,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4819,6 +5019,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
             /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -4940,6 +5150,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5075,6 +5295,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
             /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -5192,6 +5422,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5320,6 +5560,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5457,6 +5707,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
             /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -5582,6 +5842,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
             /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -5699,6 +5969,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5833,6 +6113,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
             /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -5958,6 +6248,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
             /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -6074,6 +6374,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6209,6 +6519,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
             /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -6322,6 +6642,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6445,6 +6775,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6580,6 +6920,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
             /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -6695,6 +7045,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6830,6 +7190,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
             /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -6953,6 +7323,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
             /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -7068,6 +7448,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7203,6 +7593,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
             /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -7320,6 +7720,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7453,6 +7863,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
             /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -7578,6 +7998,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
             /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -7695,6 +8125,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7841,6 +8281,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
             /** @description unavailable for a moment (the database); retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -7956,6 +8406,16 @@ export interface operations {
             };
             /** @description the input is invalid; `errors` names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description a fault of the platform's, logged; the body holds none of its details */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
