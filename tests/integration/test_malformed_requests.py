@@ -1,5 +1,9 @@
-"""Every operation of the API contract, sent malformed input: never a 5xx, and every refusal is
-problem details. The operations are read from `docs/openapi.json`, so a new one is probed too."""
+"""Every operation of the API contract, sent the malformed input a schema-driven generator does
+not make (`test_fuzz_contract.py` generates from the schema): bytes that are not JSON or not
+UTF-8, nesting deeper than a parser recurses, NaN and out-of-range numbers, truncated multipart,
+path values of any shape, unknown tenant headers and malformed tokens. None may get a 5xx, and
+every refusal is problem details. The operations are read from `docs/openapi.json`, so a new
+one is probed too."""
 
 from __future__ import annotations
 
