@@ -23,7 +23,7 @@ from tests.integration.api_client import Api, api_for
 
 CONTRACT = json.loads((Path(__file__).parents[2] / "docs" / "openapi.json").read_text())
 
-# Path parameters that are not what the route names (ids, workflow names).
+# Path values that are not what the route names (an id, a workflow's name), and an id of nothing.
 BAD_PATH_VALUES = ["not-an-id", "x" * 600, "%00", "%C3%A9t%C3%A9", "..%2F..", str(uuid.uuid4())]
 # Query values of the wrong kind for each declared type, and values out of any sane range.
 BAD_QUERY_VALUES: dict[str, list[str]] = {
@@ -32,7 +32,7 @@ BAD_QUERY_VALUES: dict[str, list[str]] = {
     "string": ["", "\x00", "x" * 5000, "2026-13-45T99:99:99Z", "é" * 300],
     "array": ["", "\x00", "not-a-status", "x" * 5000],
 }
-# Bodies a JSON operation cannot take.
+# JSON bodies that are broken, or of the wrong shape (`{}` may be all an operation needs).
 BAD_JSON_BODIES: list[bytes] = [
     b"",
     b"not json",
