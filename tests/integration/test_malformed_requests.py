@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from flightdeck.api.app import create_app
 from flightdeck.api.problem_details import PROBLEM_JSON
 from tests.conftest import Platform
 from tests.integration.api_client import Api, api_for
@@ -124,7 +123,7 @@ def _requests(path: str, method: str, operation: dict[str, Any]) -> Iterator[dic
 def api(platform: Platform) -> Iterator[Api]:
     with api_for(platform) as api:
         # The app's own answer to an exception it did not handle, rather than the exception.
-        client = TestClient(create_app(lambda: platform.services), raise_server_exceptions=False)
+        client = TestClient(api.client.app, raise_server_exceptions=False)
         with client:
             api.client = client
             yield api
